@@ -13,7 +13,8 @@ rm -rf "$CFG"
 mkdir -p "$CFG" "$OBJ"
 make -s -C "$SRC" O="$CFG" ARCH=x86_64 tinyconfig >/dev/null
 "$SRC/scripts/kconfig/merge_config.sh" -m -O "$CFG" "$CFG/.config" "${FRAGS[@]}" >"$CFG/merge.log"
-make -s -C "$SRC" O="$CFG" ARCH=x86_64 olddefconfig >/dev/null
+make -s -C "$SRC" O="$CFG" ARCH=x86_64 olddefconfig >"$CFG/olddefconfig.log" 2>&1 ||
+	{ cat "$CFG/olddefconfig.log"; die "olddefconfig failed"; }
 
 bad=0
 while IFS= read -r line; do

@@ -14,20 +14,20 @@ OUT=$BUILD/series
 AUTHOR=${HMM_SERIES_AUTHOR:-"$(git -C "$TOP" config user.name) <$(git -C "$TOP" config user.email)>"}
 g() { git -C "$REPO" -c user.name="${AUTHOR% <*}" -c user.email="$(echo "$AUTHOR" | sed 's/.*<\(.*\)>/\1/')" "$@"; }
 
-if [ ! -f "$REPO/.hmm-base-ok" ]; then
+if [ ! -f "$REPO/.git/hmm-base-ok" ]; then
 	say "importing the pristine base into $REPO (once)"
 	rm -rf "$REPO"
 	cp -a "$BASE" "$REPO"
 	rm -f "$REPO/.extracted"
 	g init -q -b base
-	g add -A
+	g add -A -f
 	g commit -q -m "Linux $(base_version "$BASE") (Debian linux-source-6.1)"
-	touch "$REPO/.hmm-base-ok"
+	touch "$REPO/.git/hmm-base-ok"
 fi
 g checkout -q -f base
 g branch -q -D hmm 2>/dev/null || true
 g checkout -q -b hmm
-g clean -q -fdx -e .hmm-base-ok
+g clean -q -fdx
 
 signoff="Signed-off-by: $AUTHOR"
 
@@ -37,7 +37,7 @@ for p in "$TOP"/patches/*.patch; do
 	subject=$(sed -n 's/^Subject: \(\[PATCH[^]]*\] \)\{0,1\}//p' "$p" | head -n1)
 	body=$(awk 'f && /^(---|diff |Index: )/ {exit} f {print} /^$/ && !f {f=1}' "$p")
 	g apply --whitespace=error-all "$p" || die "$(basename "$p") does not apply"
-	g add -A
+	g add -A -f
 	printf '%s\n\n%s\n\n%s\n' "$subject" "$body" "$signoff" | sed '/^$/N;/^\n$/D' | g commit -q -F -
 done
 
@@ -56,7 +56,7 @@ for m in "$TOP"/series/*.msg; do
 		cp "$TOP/linux/$f" "$REPO/$f"
 		echo "$f" >>"$claimed"
 	done
-	g add -A
+	g add -A -f
 	{ sed '/^Files:/d' "$m"; printf '\n%s\n' "$signoff"; } | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' | g commit -q -F -
 done
 unclaimed=$(comm -23 <(cd "$TOP/linux" && find . -type f | sed 's|^\./||' | sort) <(sort -u "$claimed"))
@@ -65,7 +65,10 @@ unclaimed=$(comm -23 <(cd "$TOP/linux" && find . -type f | sed 's|^\./||' | sort
 rm -rf "$OUT"
 g format-patch -q -o "$OUT" base..hmm
 say "series: $(ls "$OUT" | wc -l) patches in $OUT"
-ls "$OUT"
+for p in "$OUT"/*.patch; do
+	printf '  %-70s %s\n' "$(basename "$p")" \
+		"$(cd "$SRC" && ./scripts/checkpatch.pl --strict --terse "$p" | sed -n 's/^total: //p' | grep . || echo 'checkpatch --strict: clean')"
+done
 
 # 3. proof: git am onto a fresh base checkout gives exactly the tree we build
 check=$BUILD/series-check
