@@ -38,7 +38,8 @@ fi
 # boot chatter. Kernel splats are always shown.
 splat='BUG:|WARNING:|Oops|Kernel panic|Call Trace'
 case "$job" in
-test) show() { grep --line-buffered -E "^(\[ *[0-9.]+\] *)?(not )?ok [0-9]|^HMM-|$splat"; } ;;
+test) show() { awk -v splat="$splat" '/^HMM-SELFTESTS-BEGIN/ {copy=1} /^HMM-SELFTESTS-END/ {copy=0; next}
+		!copy && (/^(\[ *[0-9.]+\] *)?(not )?ok [0-9]/ || /^HMM-/ || $0 ~ splat) {print; fflush()}'; } ;;
 *)    show() { awk -v splat="$splat" '/^HMM-JOB-BEGIN/ {on=1}
 		on && !/^\[ *[0-9]+\.[0-9]+\]/ || $0 ~ splat {print; fflush()}'; } ;;
 esac
