@@ -4,7 +4,7 @@
 . "$(dirname "$0")/common.sh"
 take_lock
 
-mapfile -t files < <(cd "$TOP/linux" && find . -type f | sed 's|^\./||' | sort)
+mapfile -t files < <(overlay_files)
 [ ${#files[@]} -gt 0 ] || { echo "check: nothing under linux/"; exit 0; }
 [ -f "$OBJ/.config" ] || "$TOP/scripts/kernel.sh"
 fail=0

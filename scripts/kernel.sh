@@ -4,7 +4,7 @@
 . "$(dirname "$0")/common.sh"
 take_lock
 
-FRAGS=("$TOP"/configs/*.config)
+FRAGS=("$TOP/configs/hmm.config")
 CFG=$BUILD/cfg
 
 build_kernel() {

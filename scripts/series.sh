@@ -59,7 +59,7 @@ for m in "$TOP"/series/*.msg; do
 	g add -A -f
 	{ sed '/^Files:/d' "$m"; printf '\n%s\n' "$signoff"; } | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' | g commit -q -F -
 done
-unclaimed=$(comm -23 <(cd "$TOP/linux" && find . -type f | sed 's|^\./||' | sort) <(sort -u "$claimed"))
+unclaimed=$(comm -23 <(overlay_files) <(sort -u "$claimed"))
 [ -z "$unclaimed" ] || die "overlay files in no series/*.msg component: $unclaimed"
 
 rm -rf "$OUT"
