@@ -36,10 +36,11 @@ targets=(
 	drivers/iommu/amd/iommu_v2.o
 	# hmm_range_fault
 	drivers/gpu/drm/nouveau/nouveau_svm.o
-	drivers/gpu/drm/amd/amdkfd/kfd_svm.o
+	# amdkfd is built from amdgpu's Makefile, hence the path
+	drivers/gpu/drm/amd/amdgpu/../amdkfd/kfd_svm.o
 	# dev_pagemap and ZONE_DEVICE
 	drivers/gpu/drm/nouveau/nouveau_dmem.o
-	drivers/gpu/drm/amd/amdkfd/kfd_migrate.o
+	drivers/gpu/drm/amd/amdgpu/../amdkfd/kfd_migrate.o
 	drivers/pci/p2pdma.o
 	drivers/dax/device.o
 	drivers/nvdimm/pmem.o
