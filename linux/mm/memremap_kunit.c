@@ -74,14 +74,6 @@ static const struct dev_pagemap_ops mr_ops = {
 	.migrate_to_ram	= mr_migrate_to_ram,
 };
 
-static const struct dev_pagemap_ops mr_ops_no_free = {
-	.migrate_to_ram	= mr_migrate_to_ram,
-};
-
-static const struct dev_pagemap_ops mr_ops_no_migrate = {
-	.page_free	= mr_page_free,
-};
-
 /* Any unique pointer does as the owner; the suite uses its own ops table. */
 static void *mr_owner = (void *)&mr_ops;
 
@@ -526,62 +518,6 @@ static void mr_test_multi_range_lookup(struct kunit *test)
 		mr_expect_unmapped(test, a_chunks[i]);
 }
 
-struct mr_bad_map {
-	const char *what;
-	enum memory_type type;
-	const struct dev_pagemap_ops *ops;
-	bool owner;
-};
-
-static const struct mr_bad_map mr_bad_maps[] = {
-	{ "private, no ops", MEMORY_DEVICE_PRIVATE, NULL, true },
-	{ "private, no page_free", MEMORY_DEVICE_PRIVATE, &mr_ops_no_free, true },
-	{ "private, no migrate_to_ram", MEMORY_DEVICE_PRIVATE,
-	  &mr_ops_no_migrate, true },
-	{ "private, no owner", MEMORY_DEVICE_PRIVATE, &mr_ops, false },
-	{ "coherent, no page_free", MEMORY_DEVICE_COHERENT, &mr_ops_no_free,
-	  true },
-	{ "coherent, no owner", MEMORY_DEVICE_COHERENT, &mr_ops, false },
-};
-
-/*
- * A map the core cannot serve is refused with -EINVAL before anything is
- * set up: no pfn of the range resolves, and the very same dev_pagemap maps
- * fine once it is corrected.
- */
-static void mr_test_bad_map(struct kunit *test)
-{
-	unsigned long pfn = mr_chunk_pfn(test, 0);
-	struct mr_dev *dev = mr_dev_new(test, 1, 0);
-	void *ret;
-	int i;
-
-	for (i = 0; i < ARRAY_SIZE(mr_bad_maps); i++) {
-		const struct mr_bad_map *bad = &mr_bad_maps[i];
-
-		dev->pgmap.type = bad->type;
-		dev->pgmap.ops = bad->ops;
-		dev->pgmap.owner = bad->owner ? mr_owner : NULL;
-		ret = mr_map(dev);
-		KUNIT_EXPECT_EQ_MSG(test, PTR_ERR_OR_ZERO(ret), -EINVAL,
-				    "%s", bad->what);
-		if (!IS_ERR(ret)) {
-			KUNIT_ASSERT_TRUE(test, mr_unmap(test, dev));
-			continue;
-		}
-		KUNIT_EXPECT_NULL_MSG(test, mr_lookup(pfn), "%s", bad->what);
-		KUNIT_EXPECT_NULL_MSG(test, mr_lookup(pfn + 1), "%s",
-				      bad->what);
-	}
-
-	dev->pgmap.type = MEMORY_DEVICE_PRIVATE;
-	dev->pgmap.ops = &mr_ops;
-	dev->pgmap.owner = mr_owner;
-	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(dev)));
-	KUNIT_EXPECT_PTR_EQ(test, mr_lookup(pfn), &dev->pgmap);
-	KUNIT_EXPECT_TRUE(test, mr_unmap(test, dev));
-}
-
 /*
  * devm_memremap_pages() ties the map to a device: devm_memunmap_pages()
  * tears it down early, otherwise unbinding the device does.
@@ -620,7 +556,6 @@ static struct kunit_case mr_cases[] = {
 	KUNIT_CASE(mr_test_unmap_waits_for_page_ref),
 	KUNIT_CASE(mr_test_page_free),
 	KUNIT_CASE(mr_test_multi_range_lookup),
-	KUNIT_CASE(mr_test_bad_map),
 	KUNIT_CASE(mr_test_devm),
 	{}
 };
