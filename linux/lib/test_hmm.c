@@ -1010,6 +1010,27 @@ static void dmirror_put_exclusive(struct page **pages, long npages)
 }
 
 /*
+ * Keep device coherent memory out of exclusive access: with 6.1's core an
+ * exclusive entry on such a page has been seen to leak page references once
+ * the page gets migrated, after which the memory can never be released.
+ * A long term pin moves coherent pages to system memory, so pin and unpin
+ * the range first. Returns the pages pinned or an error.
+ */
+static long dmirror_exclusive_prepare(struct dmirror *dm,
+				      struct dmirror_scratch *s,
+				      unsigned long addr, unsigned long end)
+{
+	long n;
+
+	n = pin_user_pages_remote(dm->mm, addr, (end - addr) >> PAGE_SHIFT,
+				  FOLL_WRITE | FOLL_LONGTERM, s->pages, NULL,
+				  NULL);
+	if (n > 0)
+		unpin_user_pages(s->pages, n);
+	return n;
+}
+
+/*
  * Take exclusive access to the range so the device can do atomics on it;
  * the CPU gets it back (and the device loses it) on its next access.
  */
@@ -1025,16 +1046,19 @@ static int dmirror_exclusive(struct dmirror *dm, struct dmirror_scratch *s,
 		next = min(end, addr + DMIRROR_BATCH * PAGE_SIZE);
 
 		mmap_read_lock(dm->mm);
-		n = make_device_exclusive_range(dm->mm, addr, next, s->pages,
-						dm->mdev);
+		n = dmirror_exclusive_prepare(dm, s, addr, next);
+		if (n >= 0)
+			n = make_device_exclusive_range(dm->mm, addr, next,
+							s->pages, dm->mdev);
 		if (n < 0) {
 			mmap_read_unlock(dm->mm);
 			return n;
 		}
 		if (n != (next - addr) >> PAGE_SHIFT)
 			ret = -EBUSY;
+		/* A racing migration may have put a page back into device memory. */
 		for (i = 0; i < n && !ret; i++)
-			if (!s->pages[i])
+			if (!s->pages[i] || is_zone_device_page(s->pages[i]))
 				ret = -EBUSY;
 
 		/* The pages stay locked, so the CPU cannot take them back yet. */
@@ -1438,14 +1462,18 @@ static int __init hmm_dmirror_init(void)
 	if (ret)
 		return ret;
 
-	for (id = 0; id < DMIRROR_NDEVICES; id++) {
-		if (id < DMIRROR_NPRIVATE)
-			ret = dmirror_device_create(id,
-					HMM_DMIRROR_MEMORY_DEVICE_PRIVATE, 0);
-		else if (spm[id - DMIRROR_NPRIVATE])
-			ret = dmirror_device_create(id,
-					HMM_DMIRROR_MEMORY_DEVICE_COHERENT,
-					spm[id - DMIRROR_NPRIVATE]);
+	for (id = 0; id < DMIRROR_NPRIVATE; id++) {
+		ret = dmirror_device_create(id, HMM_DMIRROR_MEMORY_DEVICE_PRIVATE,
+					    0);
+		if (ret)
+			goto err;
+	}
+	/* Coherent devices only for the ranges the user handed us. */
+	for (; id < DMIRROR_NDEVICES; id++) {
+		if (!spm[id - DMIRROR_NPRIVATE])
+			continue;
+		ret = dmirror_device_create(id, HMM_DMIRROR_MEMORY_DEVICE_COHERENT,
+					    spm[id - DMIRROR_NPRIVATE]);
 		if (ret)
 			goto err;
 	}
