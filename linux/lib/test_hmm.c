@@ -1,0 +1,1499 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * HMM test driver: simulated devices that mirror a process address space.
+ *
+ * Every /dev/hmm_dmirrorN node plays a GPU. Opening it attaches a mirror to
+ * the caller's mm: a device page table (an xarray indexed by virtual page
+ * number) that hmm_range_fault() fills and an mmu_interval_notifier keeps
+ * coherent with the CPU page tables. The ioctls of test_hmm_uapi.h make the
+ * device read, write, snapshot, migrate or take exclusive access to parts of
+ * that address space; tools/testing/selftests/vm/hmm-tests.c drives them.
+ *
+ * Devices 0 and 1 own device private memory: ZONE_DEVICE pages the CPU cannot
+ * map, each one paired while in use with a hidden system page that stands in
+ * for the device's RAM. Devices 2 and 3 exist only when spm_addr_dev0 and
+ * spm_addr_dev1 name reserved physical memory; they own device coherent
+ * memory carved out of it, which the CPU maps like any other page.
+ */
+#include <linux/cdev.h>
+#include <linux/delay.h>
+#include <linux/device.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/hmm.h>
+#include <linux/ioport.h>
+#include <linux/kernel.h>
+#include <linux/memremap.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/uaccess.h>
+#include <linux/xarray.h>
+#ifdef CONFIG_X86
+#include <asm/e820/api.h>
+#endif
+
+#include "test_hmm_uapi.h"
+
+#define DMIRROR_NDEVICES	4
+#define DMIRROR_NPRIVATE	2
+
+/* Device memory comes and goes in chunks of this size. */
+#define DMIRROR_CHUNK_SIZE	(256UL << 20)
+#define DMIRROR_CHUNK_PAGES	(DMIRROR_CHUNK_SIZE >> PAGE_SHIFT)
+/* A private device grows to at most this many chunks (4 GiB). */
+#define DMIRROR_MAX_CHUNKS	16
+
+/* Pages per hmm_range_fault(), migrate_vma_setup() or eviction step. */
+#define DMIRROR_BATCH		64
+/* A mirror pass that keeps colliding with invalidations gives up after this. */
+#define DMIRROR_MIRROR_TIMEOUT	msecs_to_jiffies(2000)
+/* HMM_DMIRROR_RELEASE reports -EBUSY when memory stays in use this long. */
+#define DMIRROR_RELEASE_PASSES	100
+#define DMIRROR_RELEASE_WAIT_MS	10
+/* Largest mapping of the device file (see dmirror_mmap()). */
+#define DMIRROR_MMAP_MAX	(256UL << 20)
+
+static unsigned long spm_addr_dev0;
+module_param(spm_addr_dev0, ulong, 0444);
+MODULE_PARM_DESC(spm_addr_dev0,
+		 "Reserved physical memory (256 MiB) for device coherent /dev/hmm_dmirror2");
+
+static unsigned long spm_addr_dev1;
+module_param(spm_addr_dev1, ulong, 0444);
+MODULE_PARM_DESC(spm_addr_dev1,
+		 "Reserved physical memory (256 MiB) for device coherent /dev/hmm_dmirror3");
+
+struct dmirror_device;
+
+/*
+ * One range of device memory. Free pages are kept on a per chunk stack
+ * linked through page->zone_device_data; a page in use keeps its backing
+ * system page there instead (device private memory only).
+ */
+struct dmirror_chunk {
+	struct dev_pagemap	pagemap;
+	struct dmirror_device	*mdev;
+	struct list_head	node;
+	struct page		*free;
+	unsigned long		nfree;
+};
+
+struct dmirror_device {
+	struct device		dev;
+	struct cdev		cdev;
+	unsigned int		kind;		/* HMM_DMIRROR_MEMORY_DEVICE_* */
+	phys_addr_t		spm_base;	/* device coherent memory only */
+	bool			spm_claimed;
+	/* Serialises growing and retiring; @nchunks includes retiring ones. */
+	struct mutex		chunk_lock;
+	unsigned int		nchunks;
+	/* Protects @chunks (the chunks pages may be taken from) and free lists. */
+	spinlock_t		lock;
+	struct list_head	chunks;
+};
+
+/*
+ * One open file: the device page table of one address space. Entries are
+ * struct page pointers tagged with the device's access. DPTE_ATOMIC entries
+ * come from make_device_exclusive_range() and hold a page reference: they are
+ * not published under the notifier sequence, so a racing unmap may leave
+ * one behind until the next invalidation of its address, and the reference
+ * keeps that page alive for the device meanwhile.
+ */
+enum {
+	DPTE_READ	= 0,
+	DPTE_WRITE	= 1,
+	DPTE_ATOMIC	= 3,	/* includes DPTE_WRITE */
+};
+
+struct dmirror {
+	struct mmu_interval_notifier	notifier;
+	struct mm_struct		*mm;
+	struct dmirror_device		*mdev;
+	struct mutex			lock;	/* @pt and the notifier sequence */
+	struct xarray			pt;
+};
+
+/* Per ioctl work space, too big for the stack. */
+struct dmirror_scratch {
+	unsigned long	pfns[DMIRROR_BATCH];
+	unsigned long	src[DMIRROR_BATCH];
+	unsigned long	dst[DMIRROR_BATCH];
+	struct page	*pages[DMIRROR_BATCH];
+	u8		perm[DMIRROR_BATCH];
+	void		*bounce;	/* one page */
+};
+
+/* What a mirror pass does with the pfns hmm_range_fault() returns. */
+enum dmirror_pass {
+	DMIRROR_FAULT_READ,	/* fault in and map everything */
+	DMIRROR_FAULT_WRITE,	/* fault in writable and map everything */
+	DMIRROR_MAP_LOCAL,	/* fault nothing, map this device's memory */
+	DMIRROR_SNAPSHOT,	/* fault nothing, report what the CPU maps */
+};
+
+static dev_t dmirror_devt;
+static struct dmirror_device *dmirror_devices[DMIRROR_NDEVICES];
+static const struct dev_pagemap_ops dmirror_pagemap_ops;
+
+/* ---- device memory ---------------------------------------------------- */
+
+static struct dmirror_chunk *dmirror_page_chunk(struct page *page)
+{
+	return container_of(page->pgmap, struct dmirror_chunk, pagemap);
+}
+
+static bool dmirror_page_is_ours(struct page *page)
+{
+	return is_zone_device_page(page) &&
+	       page->pgmap->ops == &dmirror_pagemap_ops;
+}
+
+static bool dmirror_page_is_local(struct dmirror_device *mdev,
+				  struct page *page)
+{
+	return dmirror_page_is_ours(page) &&
+	       dmirror_page_chunk(page)->mdev == mdev;
+}
+
+/*
+ * The page holding the data the device sees through @page: the backing page
+ * of our device private pages, @page itself for everything the CPU can
+ * address, and NULL for private memory of some other driver.
+ */
+static struct page *dmirror_data_page(struct page *page)
+{
+	if (!is_device_private_page(page))
+		return page;
+	if (!dmirror_page_is_ours(page))
+		return NULL;
+	return page->zone_device_data;
+}
+
+static void dmirror_page_free(struct page *page)
+{
+	struct dmirror_chunk *chunk = dmirror_page_chunk(page);
+	struct dmirror_device *mdev = chunk->mdev;
+
+	if (is_device_private_page(page))
+		__free_page(page->zone_device_data);
+
+	spin_lock(&mdev->lock);
+	page->zone_device_data = chunk->free;
+	chunk->free = page;
+	chunk->nfree++;
+	spin_unlock(&mdev->lock);
+}
+
+static bool dmirror_chunk_idle(struct dmirror_chunk *chunk)
+{
+	bool idle;
+
+	spin_lock(&chunk->mdev->lock);
+	idle = chunk->nfree == DMIRROR_CHUNK_PAGES;
+	spin_unlock(&chunk->mdev->lock);
+	return idle;
+}
+
+static struct page *dmirror_take_free(struct dmirror_device *mdev)
+{
+	struct dmirror_chunk *chunk;
+	struct page *page = NULL;
+
+	spin_lock(&mdev->lock);
+	list_for_each_entry(chunk, &mdev->chunks, node) {
+		if (!chunk->free)
+			continue;
+		page = chunk->free;
+		chunk->free = page->zone_device_data;
+		chunk->nfree--;
+		break;
+	}
+	spin_unlock(&mdev->lock);
+	return page;
+}
+
+static bool dmirror_has_free(struct dmirror_device *mdev)
+{
+	struct dmirror_chunk *chunk;
+	bool found = false;
+
+	spin_lock(&mdev->lock);
+	list_for_each_entry(chunk, &mdev->chunks, node) {
+		if (chunk->free) {
+			found = true;
+			break;
+		}
+	}
+	spin_unlock(&mdev->lock);
+	return found;
+}
+
+/* Where the next chunk of @mdev goes; private memory takes unused space. */
+static int dmirror_chunk_place(struct dmirror_device *mdev,
+			       struct dmirror_chunk *chunk)
+{
+	struct dev_pagemap *pgmap = &chunk->pagemap;
+	struct resource *res;
+
+	if (mdev->kind == HMM_DMIRROR_MEMORY_DEVICE_COHERENT) {
+		/* The whole reserved range is one chunk. */
+		if (mdev->nchunks)
+			return -ENOSPC;
+		pgmap->type = MEMORY_DEVICE_COHERENT;
+		pgmap->range.start = mdev->spm_base;
+		pgmap->range.end = mdev->spm_base + DMIRROR_CHUNK_SIZE - 1;
+		return 0;
+	}
+
+	if (mdev->nchunks >= DMIRROR_MAX_CHUNKS)
+		return -ENOSPC;
+	res = request_free_mem_region(&iomem_resource, DMIRROR_CHUNK_SIZE,
+				      dev_name(&mdev->dev));
+	if (IS_ERR(res))
+		return PTR_ERR(res);
+	pgmap->type = MEMORY_DEVICE_PRIVATE;
+	pgmap->range.start = res->start;
+	pgmap->range.end = res->end;
+	return 0;
+}
+
+static void dmirror_chunk_unplace(struct dmirror_chunk *chunk)
+{
+	if (chunk->pagemap.type == MEMORY_DEVICE_PRIVATE)
+		release_mem_region(chunk->pagemap.range.start,
+				   range_len(&chunk->pagemap.range));
+}
+
+/* Give @mdev another chunk of memory unless some is free already. */
+static int dmirror_chunk_add(struct dmirror_device *mdev)
+{
+	struct dmirror_chunk *chunk;
+	unsigned long i, first;
+	void *addr;
+	int ret = 0;
+
+	mutex_lock(&mdev->chunk_lock);
+	if (dmirror_has_free(mdev))
+		goto out;
+
+	chunk = kzalloc(sizeof(*chunk), GFP_KERNEL);
+	if (!chunk) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = dmirror_chunk_place(mdev, chunk);
+	if (ret)
+		goto out_free;
+
+	chunk->mdev = mdev;
+	chunk->pagemap.nr_range = 1;
+	chunk->pagemap.ops = &dmirror_pagemap_ops;
+	chunk->pagemap.owner = mdev;
+	addr = memremap_pages(&chunk->pagemap, numa_node_id());
+	if (IS_ERR(addr)) {
+		ret = PTR_ERR(addr);
+		goto out_unplace;
+	}
+
+	/* Stack the pages so that they are handed out in address order. */
+	first = PHYS_PFN(chunk->pagemap.range.start);
+	for (i = DMIRROR_CHUNK_PAGES; i-- > 0; ) {
+		struct page *page = pfn_to_page(first + i);
+
+		page->zone_device_data = chunk->free;
+		chunk->free = page;
+	}
+	chunk->nfree = DMIRROR_CHUNK_PAGES;
+
+	spin_lock(&mdev->lock);
+	list_add_tail(&chunk->node, &mdev->chunks);
+	spin_unlock(&mdev->lock);
+	mdev->nchunks++;
+	mutex_unlock(&mdev->chunk_lock);
+	return 0;
+
+out_unplace:
+	dmirror_chunk_unplace(chunk);
+out_free:
+	kfree(chunk);
+out:
+	mutex_unlock(&mdev->chunk_lock);
+	return ret;
+}
+
+/*
+ * A locked, referenced page of @mdev's memory whose data page is ready to be
+ * filled, or NULL when the device is out of memory.
+ */
+static struct page *dmirror_page_alloc(struct dmirror_device *mdev)
+{
+	struct page *backing = NULL;
+	struct page *page;
+
+	if (mdev->kind == HMM_DMIRROR_MEMORY_DEVICE_PRIVATE) {
+		backing = alloc_page(GFP_HIGHUSER | __GFP_NOWARN);
+		if (!backing)
+			return NULL;
+	}
+
+	page = dmirror_take_free(mdev);
+	if (!page && !dmirror_chunk_add(mdev))
+		page = dmirror_take_free(mdev);
+	if (!page) {
+		if (backing)
+			__free_page(backing);
+		return NULL;
+	}
+
+	page->zone_device_data = backing;
+	zone_device_page_init(page);
+	return page;
+}
+
+/*
+ * Fill dst[] with locked system pages holding a copy of the device pages in
+ * src[] that are migrating. With a @vma the pages are allocated for the
+ * matching addresses from @start and may fail; without one (eviction) they
+ * must not.
+ */
+static void dmirror_copy_to_system(unsigned long *src, unsigned long *dst,
+				   unsigned long npages,
+				   struct vm_area_struct *vma,
+				   unsigned long start)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+		struct page *data, *dpage;
+
+		dst[i] = 0;
+		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		data = dmirror_data_page(spage);
+		if (!data)
+			continue;
+
+		if (vma)
+			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma,
+					       start + (i << PAGE_SHIFT));
+		else
+			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
+		if (!dpage)
+			continue;
+
+		lock_page(dpage);
+		copy_highpage(dpage, data);
+		dst[i] = migrate_pfn(page_to_pfn(dpage));
+	}
+}
+
+/* Fill dst[] with device pages holding a copy of what src[] migrates. */
+static void dmirror_copy_to_device(struct dmirror_device *mdev,
+				   struct migrate_vma *args)
+{
+	unsigned long i;
+
+	for (i = 0; i < args->npages; i++) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+		struct page *dpage;
+
+		args->dst[i] = 0;
+		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (spage && is_zone_device_page(spage))
+			continue;
+
+		dpage = dmirror_page_alloc(mdev);
+		if (!dpage)
+			break;
+		/* No source page means pte_none or the zero page. */
+		if (spage)
+			copy_highpage(dmirror_data_page(dpage), spage);
+		else
+			clear_highpage(dmirror_data_page(dpage));
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage));
+	}
+}
+
+static vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf)
+{
+	struct dmirror_chunk *chunk = dmirror_page_chunk(vmf->page);
+	unsigned long src = 0, dst = 0;
+	struct migrate_vma args = {
+		.vma		= vmf->vma,
+		.start		= vmf->address & PAGE_MASK,
+		.end		= (vmf->address & PAGE_MASK) + PAGE_SIZE,
+		.src		= &src,
+		.dst		= &dst,
+		.pgmap_owner	= chunk->mdev,
+		.flags		= MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.fault_page	= vmf->page,
+	};
+	vm_fault_t ret = 0;
+
+	if (migrate_vma_setup(&args))
+		return VM_FAULT_SIGBUS;
+
+	dmirror_copy_to_system(&src, &dst, args.npages, args.vma, args.start);
+	if ((src & MIGRATE_PFN_MIGRATE) && !dst)
+		ret = VM_FAULT_OOM;
+	migrate_vma_pages(&args);
+	migrate_vma_finalize(&args);
+	return ret;
+}
+
+static const struct dev_pagemap_ops dmirror_pagemap_ops = {
+	.page_free	= dmirror_page_free,
+	.migrate_to_ram	= dmirror_migrate_to_ram,
+};
+
+/* Move every page of @chunk that is in use back to system memory. */
+static void dmirror_chunk_evict(struct dmirror_chunk *chunk,
+				struct dmirror_scratch *s)
+{
+	unsigned long pfn = PHYS_PFN(chunk->pagemap.range.start);
+	unsigned long end = PHYS_PFN(chunk->pagemap.range.end) + 1;
+
+	for (; pfn < end; pfn += DMIRROR_BATCH) {
+		unsigned long n = min_t(unsigned long, DMIRROR_BATCH, end - pfn);
+
+		migrate_device_range(s->src, pfn, n);
+		dmirror_copy_to_system(s->src, s->dst, n, NULL, 0);
+		migrate_device_pages(s->src, s->dst, n);
+		migrate_device_finalize(s->src, s->dst, n);
+		cond_resched();
+	}
+}
+
+/*
+ * Empty @chunk and take its memory offline. Pages can be briefly busy (locked
+ * by a racing migration, pinned), so eviction repeats until all came back;
+ * unless @must, give up with -EBUSY after a while.
+ */
+static int dmirror_chunk_retire(struct dmirror_chunk *chunk,
+				struct dmirror_scratch *s, bool must)
+{
+	unsigned int pass;
+
+	for (pass = 1; ; pass++) {
+		dmirror_chunk_evict(chunk, s);
+		if (dmirror_chunk_idle(chunk))
+			break;
+		if (!must && pass >= DMIRROR_RELEASE_PASSES)
+			return -EBUSY;
+		if (must && !(pass % 1000))
+			pr_warn_ratelimited("%s: still waiting for busy device pages\n",
+					    dev_name(&chunk->mdev->dev));
+		msleep(DMIRROR_RELEASE_WAIT_MS);
+	}
+
+	memunmap_pages(&chunk->pagemap);
+	dmirror_chunk_unplace(chunk);
+	return 0;
+}
+
+/*
+ * Return all of @mdev's memory to the system. Chunks stop serving new
+ * allocations first; any that stay busy go back into service.
+ */
+static int dmirror_release_memory(struct dmirror_device *mdev,
+				  struct dmirror_scratch *s, bool must)
+{
+	struct dmirror_chunk *chunk, *next;
+	LIST_HEAD(retiring);
+	int ret = 0;
+
+	mutex_lock(&mdev->chunk_lock);
+	spin_lock(&mdev->lock);
+	list_splice_init(&mdev->chunks, &retiring);
+	spin_unlock(&mdev->lock);
+	mutex_unlock(&mdev->chunk_lock);
+
+	list_for_each_entry_safe(chunk, next, &retiring, node) {
+		if (dmirror_chunk_retire(chunk, s, must)) {
+			ret = -EBUSY;
+			continue;
+		}
+		list_del(&chunk->node);
+		kfree(chunk);
+		mutex_lock(&mdev->chunk_lock);
+		mdev->nchunks--;
+		mutex_unlock(&mdev->chunk_lock);
+	}
+
+	if (!list_empty(&retiring)) {
+		mutex_lock(&mdev->chunk_lock);
+		spin_lock(&mdev->lock);
+		list_splice(&retiring, &mdev->chunks);
+		spin_unlock(&mdev->lock);
+		mutex_unlock(&mdev->chunk_lock);
+	}
+	return ret;
+}
+
+/* ---- device page table ------------------------------------------------ */
+
+static void dmirror_pte_drop(void *entry)
+{
+	if (xa_pointer_tag(entry) == DPTE_ATOMIC)
+		put_page(xa_untag_pointer(entry));
+}
+
+static int dmirror_pte_set(struct dmirror *dm, unsigned long addr,
+			   struct page *page, unsigned int tag)
+{
+	void *old;
+
+	if (tag == DPTE_ATOMIC)
+		get_page(page);
+	/* Atomic: reclaim may call our notifier, which takes dm->lock. */
+	old = xa_store(&dm->pt, addr >> PAGE_SHIFT, xa_tag_pointer(page, tag),
+		       GFP_ATOMIC);
+	if (xa_is_err(old)) {
+		if (tag == DPTE_ATOMIC)
+			put_page(page);
+		return xa_err(old);
+	}
+	if (old)
+		dmirror_pte_drop(old);
+	return 0;
+}
+
+static void dmirror_pt_zap(struct dmirror *dm, unsigned long start,
+			   unsigned long end)
+{
+	unsigned long index;
+	void *entry;
+
+	lockdep_assert_held(&dm->lock);
+	if (end <= start)
+		return;
+	xa_for_each_range(&dm->pt, index, entry, start >> PAGE_SHIFT,
+			  (end - 1) >> PAGE_SHIFT) {
+		xa_erase(&dm->pt, index);
+		dmirror_pte_drop(entry);
+	}
+}
+
+static bool dmirror_invalidate(struct mmu_interval_notifier *mni,
+			       const struct mmu_notifier_range *range,
+			       unsigned long cur_seq)
+{
+	struct dmirror *dm = container_of(mni, struct dmirror, notifier);
+
+	if (mmu_notifier_range_blockable(range))
+		mutex_lock(&dm->lock);
+	else if (!mutex_trylock(&dm->lock))
+		return false;
+
+	mmu_interval_set_seq(mni, cur_seq);
+	dmirror_pt_zap(dm, range->start, range->end);
+	mutex_unlock(&dm->lock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops dmirror_notifier_ops = {
+	.invalidate = dmirror_invalidate,
+};
+
+static u8 dmirror_perm(struct dmirror_device *mdev, unsigned long hpfn)
+{
+	unsigned int order;
+	struct page *page;
+	u8 perm;
+
+	if (hpfn & HMM_PFN_ERROR)
+		return HMM_DMIRROR_PROT_ERROR;
+	if (!(hpfn & HMM_PFN_VALID))
+		return HMM_DMIRROR_PROT_NONE;
+
+	page = hmm_pfn_to_page(hpfn);
+	if (is_device_private_page(page))
+		perm = dmirror_page_is_local(mdev, page) ?
+			HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
+			HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
+	else if (is_device_coherent_page(page))
+		perm = dmirror_page_is_local(mdev, page) ?
+			HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
+			HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE;
+	else if (is_zero_pfn(page_to_pfn(page)))
+		perm = HMM_DMIRROR_PROT_ZERO;
+	else
+		perm = HMM_DMIRROR_PROT_NONE;
+
+	perm |= (hpfn & HMM_PFN_WRITE) ? HMM_DMIRROR_PROT_WRITE :
+					 HMM_DMIRROR_PROT_READ;
+	order = hmm_pfn_to_map_order(hpfn);
+	if (order == PMD_SHIFT - PAGE_SHIFT)
+		perm |= HMM_DMIRROR_PROT_PMD;
+	else if (order == PUD_SHIFT - PAGE_SHIFT)
+		perm |= HMM_DMIRROR_PROT_PUD;
+	return perm;
+}
+
+/*
+ * Consume the result of a mirror pass. Called under dm->lock with the
+ * notifier sequence still valid, so every page in @range is mapped by the
+ * CPU and cannot be freed until we drop the lock.
+ */
+static int dmirror_pass_apply(struct dmirror *dm, struct dmirror_scratch *s,
+			      struct hmm_range *range, enum dmirror_pass pass)
+{
+	unsigned long i, npages = (range->end - range->start) >> PAGE_SHIFT;
+
+	for (i = 0; i < npages; i++) {
+		unsigned long hpfn = range->hmm_pfns[i];
+		unsigned int tag = DPTE_READ;
+		struct page *page;
+		int ret;
+
+		if (pass == DMIRROR_SNAPSHOT) {
+			s->perm[i] = dmirror_perm(dm->mdev, hpfn);
+			continue;
+		}
+		if (!(hpfn & HMM_PFN_VALID)) {
+			if (pass == DMIRROR_MAP_LOCAL)
+				continue;
+			return -EFAULT;
+		}
+		page = hmm_pfn_to_page(hpfn);
+		if (pass == DMIRROR_MAP_LOCAL &&
+		    !dmirror_page_is_local(dm->mdev, page))
+			continue;
+		if (!dmirror_data_page(page))
+			return -EFAULT;
+		if (hpfn & HMM_PFN_WRITE)
+			tag = DPTE_WRITE;
+		else if (pass == DMIRROR_FAULT_WRITE)
+			return -EPERM;
+
+		ret = dmirror_pte_set(dm, range->start + (i << PAGE_SHIFT),
+				      page, tag);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * One mirror pass over at most DMIRROR_BATCH pages: look up (and for a
+ * device fault, fault in) the CPU mappings, then publish them under dm->lock
+ * unless an invalidation ran in between, in which case start over.
+ */
+static int dmirror_pass(struct dmirror *dm, struct dmirror_scratch *s,
+			unsigned long start, unsigned long end,
+			enum dmirror_pass pass)
+{
+	unsigned long timeout = jiffies + DMIRROR_MIRROR_TIMEOUT;
+	struct hmm_range range = {
+		.notifier		= &dm->notifier,
+		.start			= start,
+		.end			= end,
+		.hmm_pfns		= s->pfns,
+		.dev_private_owner	= dm->mdev,
+	};
+	int ret;
+
+	if (pass == DMIRROR_FAULT_READ)
+		range.default_flags = HMM_PFN_REQ_FAULT;
+	else if (pass == DMIRROR_FAULT_WRITE)
+		range.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+
+	for (;;) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+
+		range.notifier_seq = mmu_interval_read_begin(range.notifier);
+		mmap_read_lock(dm->mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(dm->mm);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+
+		mutex_lock(&dm->lock);
+		if (!mmu_interval_read_retry(range.notifier, range.notifier_seq))
+			break;
+		mutex_unlock(&dm->lock);
+	}
+
+	ret = dmirror_pass_apply(dm, s, &range, pass);
+	mutex_unlock(&dm->lock);
+	return ret;
+}
+
+static int dmirror_pass_range(struct dmirror *dm, struct dmirror_scratch *s,
+			      unsigned long start, unsigned long end,
+			      enum dmirror_pass pass)
+{
+	unsigned long addr, next;
+	int ret = 0;
+
+	for (addr = start; addr < end && !ret; addr = next) {
+		next = min(end, addr + DMIRROR_BATCH * PAGE_SIZE);
+		ret = dmirror_pass(dm, s, addr, next, pass);
+		cond_resched();
+	}
+	return ret;
+}
+
+/*
+ * Device access to one page through its page table: copy between @buf and
+ * the page mapped at @addr. Fails if there is no mapping allowing it.
+ */
+static bool dmirror_access(struct dmirror *dm, unsigned long addr, void *buf,
+			   bool write)
+{
+	struct page *data;
+	void *entry;
+	void *vaddr;
+
+	mutex_lock(&dm->lock);
+	entry = xa_load(&dm->pt, addr >> PAGE_SHIFT);
+	if (!entry || (write && !(xa_pointer_tag(entry) & DPTE_WRITE))) {
+		mutex_unlock(&dm->lock);
+		return false;
+	}
+
+	data = dmirror_data_page(xa_untag_pointer(entry));
+	vaddr = kmap_local_page(data);
+	if (write)
+		memcpy(vaddr, buf, PAGE_SIZE);
+	else
+		memcpy(buf, vaddr, PAGE_SIZE);
+	kunmap_local(vaddr);
+	mutex_unlock(&dm->lock);
+	return true;
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+static unsigned long dmirror_cmd_end(const struct hmm_dmirror_cmd *cmd)
+{
+	return cmd->addr + (cmd->npages << PAGE_SHIFT);
+}
+
+/*
+ * The device reads the range, faulting it in when its page table lacks a
+ * mapping. A device fault covers everything up to the end of the request.
+ */
+static int dmirror_read(struct dmirror *dm, struct dmirror_scratch *s,
+			struct hmm_dmirror_cmd *cmd)
+{
+	char __user *uptr = u64_to_user_ptr(cmd->ptr);
+	unsigned long end = dmirror_cmd_end(cmd);
+	unsigned long addr;
+	int ret;
+
+	for (addr = cmd->addr; addr < end; addr += PAGE_SIZE) {
+		while (!dmirror_access(dm, addr, s->bounce, false)) {
+			ret = dmirror_pass_range(dm, s, addr, end,
+						 DMIRROR_FAULT_READ);
+			if (ret)
+				return ret;
+			cmd->faults++;
+		}
+		if (copy_to_user(uptr, s->bounce, PAGE_SIZE))
+			return -EFAULT;
+		uptr += PAGE_SIZE;
+		cmd->cpages++;
+		cond_resched();
+	}
+	return 0;
+}
+
+static int dmirror_write(struct dmirror *dm, struct dmirror_scratch *s,
+			 struct hmm_dmirror_cmd *cmd)
+{
+	const char __user *uptr = u64_to_user_ptr(cmd->ptr);
+	unsigned long end = dmirror_cmd_end(cmd);
+	unsigned long addr;
+	int ret;
+
+	for (addr = cmd->addr; addr < end; addr += PAGE_SIZE) {
+		if (copy_from_user(s->bounce, uptr, PAGE_SIZE))
+			return -EFAULT;
+		while (!dmirror_access(dm, addr, s->bounce, true)) {
+			ret = dmirror_pass_range(dm, s, addr, end,
+						 DMIRROR_FAULT_WRITE);
+			if (ret)
+				return ret;
+			cmd->faults++;
+		}
+		uptr += PAGE_SIZE;
+		cmd->cpages++;
+		cond_resched();
+	}
+	return 0;
+}
+
+/* Copy out what the device maps, without faulting: -ENOENT on a hole. */
+static int dmirror_read_mapped(struct dmirror *dm, struct dmirror_scratch *s,
+			       struct hmm_dmirror_cmd *cmd)
+{
+	char __user *uptr = u64_to_user_ptr(cmd->ptr);
+	unsigned long end = dmirror_cmd_end(cmd);
+	unsigned long addr;
+
+	for (addr = cmd->addr; addr < end; addr += PAGE_SIZE) {
+		if (!dmirror_access(dm, addr, s->bounce, false))
+			return -ENOENT;
+		if (copy_to_user(uptr, s->bounce, PAGE_SIZE))
+			return -EFAULT;
+		uptr += PAGE_SIZE;
+		cmd->cpages++;
+		cond_resched();
+	}
+	return 0;
+}
+
+static int dmirror_snapshot(struct dmirror *dm, struct dmirror_scratch *s,
+			    struct hmm_dmirror_cmd *cmd)
+{
+	u8 __user *uptr = u64_to_user_ptr(cmd->ptr);
+	unsigned long end = dmirror_cmd_end(cmd);
+	unsigned long addr, next, n;
+	int ret;
+
+	for (addr = cmd->addr; addr < end; addr = next) {
+		next = min(end, addr + DMIRROR_BATCH * PAGE_SIZE);
+		n = (next - addr) >> PAGE_SHIFT;
+		ret = dmirror_pass(dm, s, addr, next, DMIRROR_SNAPSHOT);
+		if (ret)
+			return ret;
+		if (copy_to_user(uptr, s->perm, n))
+			return -EFAULT;
+		uptr += n;
+		cmd->cpages += n;
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Walk the VMAs covering the command's range in migration sized steps.
+ * Every VMA must be readable; a hole or an inaccessible VMA is -EINVAL.
+ */
+static struct vm_area_struct *dmirror_migrate_step(struct dmirror *dm,
+						   unsigned long addr,
+						   unsigned long end,
+						   unsigned long *next)
+{
+	struct vm_area_struct *vma = vma_lookup(dm->mm, addr);
+
+	if (!vma || !(vma->vm_flags & VM_READ))
+		return NULL;
+	*next = min3(end, vma->vm_end, addr + DMIRROR_BATCH * PAGE_SIZE);
+	return vma;
+}
+
+static int dmirror_migrate_to_dev(struct dmirror *dm,
+				  struct dmirror_scratch *s,
+				  struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long end = dmirror_cmd_end(cmd);
+	unsigned long addr, next;
+	int ret = 0;
+
+	mmap_read_lock(dm->mm);
+	for (addr = cmd->addr; addr < end; addr = next) {
+		struct migrate_vma args = {
+			.src		= s->src,
+			.dst		= s->dst,
+			.pgmap_owner	= dm->mdev,
+			.flags		= MIGRATE_VMA_SELECT_SYSTEM,
+		};
+
+		args.vma = dmirror_migrate_step(dm, addr, end, &next);
+		if (!args.vma) {
+			ret = -EINVAL;
+			break;
+		}
+		args.start = addr;
+		args.end = next;
+		ret = migrate_vma_setup(&args);
+		if (ret)
+			break;
+		dmirror_copy_to_device(dm->mdev, &args);
+		migrate_vma_pages(&args);
+		migrate_vma_finalize(&args);
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+	}
+	mmap_read_unlock(dm->mm);
+	if (ret)
+		return ret;
+
+	/*
+	 * The device maps what now lives in its memory, including pages that
+	 * were there already, and reads the range back for verification.
+	 */
+	ret = dmirror_pass_range(dm, s, cmd->addr, end, DMIRROR_MAP_LOCAL);
+	if (ret)
+		return ret;
+	return dmirror_read_mapped(dm, s, cmd);
+}
+
+static int dmirror_migrate_to_sys(struct dmirror *dm,
+				  struct dmirror_scratch *s,
+				  struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long end = dmirror_cmd_end(cmd);
+	unsigned long addr, next, i;
+	int ret = 0;
+
+	mmap_read_lock(dm->mm);
+	for (addr = cmd->addr; addr < end; addr = next) {
+		struct migrate_vma args = {
+			.src		= s->src,
+			.dst		= s->dst,
+			.pgmap_owner	= dm->mdev,
+		};
+
+		if (dm->mdev->kind == HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
+			args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+		else
+			args.flags = MIGRATE_VMA_SELECT_DEVICE_COHERENT;
+		args.vma = dmirror_migrate_step(dm, addr, end, &next);
+		if (!args.vma) {
+			ret = -EINVAL;
+			break;
+		}
+		args.start = addr;
+		args.end = next;
+		ret = migrate_vma_setup(&args);
+		if (ret)
+			break;
+		dmirror_copy_to_system(args.src, args.dst, args.npages,
+				       args.vma, args.start);
+		migrate_vma_pages(&args);
+		for (i = 0; i < args.npages; i++)
+			if (migrate_pfn_to_page(args.src[i]) &&
+			    (args.src[i] & MIGRATE_PFN_MIGRATE))
+				cmd->cpages++;
+		migrate_vma_finalize(&args);
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+	}
+	mmap_read_unlock(dm->mm);
+	return ret;
+}
+
+static void dmirror_put_exclusive(struct page **pages, long npages)
+{
+	long i;
+
+	for (i = 0; i < npages; i++) {
+		if (pages[i]) {
+			unlock_page(pages[i]);
+			put_page(pages[i]);
+		}
+	}
+}
+
+/*
+ * Keep device coherent memory out of exclusive access: with 6.1's core an
+ * exclusive entry on such a page has been seen to leak page references once
+ * the page gets migrated, after which the memory can never be released.
+ * A long term pin moves coherent pages to system memory, so pin and unpin
+ * the range first. Returns the pages pinned or an error.
+ */
+static long dmirror_exclusive_prepare(struct dmirror *dm,
+				      struct dmirror_scratch *s,
+				      unsigned long addr, unsigned long end)
+{
+	long n;
+
+	n = pin_user_pages_remote(dm->mm, addr, (end - addr) >> PAGE_SHIFT,
+				  FOLL_WRITE | FOLL_LONGTERM, s->pages, NULL,
+				  NULL);
+	if (n > 0)
+		unpin_user_pages(s->pages, n);
+	return n;
+}
+
+/*
+ * Take exclusive access to the range so the device can do atomics on it;
+ * the CPU gets it back (and the device loses it) on its next access.
+ */
+static int dmirror_exclusive(struct dmirror *dm, struct dmirror_scratch *s,
+			     struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long end = dmirror_cmd_end(cmd);
+	unsigned long addr, next;
+	long i, n;
+	int ret = 0;
+
+	for (addr = cmd->addr; addr < end; addr = next) {
+		next = min(end, addr + DMIRROR_BATCH * PAGE_SIZE);
+
+		mmap_read_lock(dm->mm);
+		n = dmirror_exclusive_prepare(dm, s, addr, next);
+		if (n >= 0)
+			n = make_device_exclusive_range(dm->mm, addr, next,
+							s->pages, dm->mdev);
+		if (n < 0) {
+			mmap_read_unlock(dm->mm);
+			return n;
+		}
+		if (n != (next - addr) >> PAGE_SHIFT)
+			ret = -EBUSY;
+		/* A racing migration may have put a page back into device memory. */
+		for (i = 0; i < n && !ret; i++)
+			if (!s->pages[i] || is_zone_device_page(s->pages[i]))
+				ret = -EBUSY;
+
+		/* The pages stay locked, so the CPU cannot take them back yet. */
+		mutex_lock(&dm->lock);
+		for (i = 0; i < n && !ret; i++)
+			ret = dmirror_pte_set(dm, addr + (i << PAGE_SHIFT),
+					      s->pages[i], DPTE_ATOMIC);
+		mutex_unlock(&dm->lock);
+		mmap_read_unlock(dm->mm);
+
+		dmirror_put_exclusive(s->pages, n);
+		if (ret)
+			return ret;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+	}
+	return dmirror_read_mapped(dm, s, cmd);
+}
+
+static int dmirror_check_exclusive(struct dmirror *dm,
+				   struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long last = (dmirror_cmd_end(cmd) - 1) >> PAGE_SHIFT;
+	unsigned long index;
+	void *entry;
+	int ret = 0;
+
+	mutex_lock(&dm->lock);
+	xa_for_each_range(&dm->pt, index, entry, cmd->addr >> PAGE_SHIFT,
+			  last) {
+		if (xa_pointer_tag(entry) == DPTE_ATOMIC) {
+			ret = -EPERM;
+			break;
+		}
+	}
+	mutex_unlock(&dm->lock);
+	return ret;
+}
+
+/* The range must be page aligned, non-empty and inside user space. */
+static int dmirror_check_range(const struct hmm_dmirror_cmd *cmd)
+{
+	if (!cmd->npages || !PAGE_ALIGNED(cmd->addr))
+		return -EINVAL;
+	if (cmd->addr >= TASK_SIZE_MAX ||
+	    cmd->npages > (TASK_SIZE_MAX - cmd->addr) >> PAGE_SHIFT)
+		return -EINVAL;
+	return 0;
+}
+
+/* Bytes of the caller's buffer @op uses, 0 if it uses none. */
+static u64 dmirror_buffer_size(unsigned int op,
+			       const struct hmm_dmirror_cmd *cmd)
+{
+	switch (op) {
+	case HMM_DMIRROR_READ:
+	case HMM_DMIRROR_WRITE:
+	case HMM_DMIRROR_MIGRATE_TO_DEV:
+	case HMM_DMIRROR_EXCLUSIVE:
+		return cmd->npages << PAGE_SHIFT;
+	case HMM_DMIRROR_SNAPSHOT:
+		return cmd->npages;
+	default:
+		return 0;
+	}
+}
+
+static int dmirror_run(struct dmirror *dm, struct dmirror_scratch *s,
+		       unsigned int op, struct hmm_dmirror_cmd *cmd)
+{
+	u64 size;
+	int ret;
+
+	if (op == HMM_DMIRROR_RELEASE)
+		return dmirror_release_memory(dm->mdev, s, false);
+
+	ret = dmirror_check_range(cmd);
+	if (ret)
+		return ret;
+	size = dmirror_buffer_size(op, cmd);
+	if (size && (!cmd->ptr || !access_ok(u64_to_user_ptr(cmd->ptr), size)))
+		return -EFAULT;
+	if (op == HMM_DMIRROR_CHECK_EXCLUSIVE)
+		return dmirror_check_exclusive(dm, cmd);
+
+	/* The mirrored process may be exiting. */
+	if (!mmget_not_zero(dm->mm))
+		return -EINVAL;
+
+	switch (op) {
+	case HMM_DMIRROR_READ:
+		ret = dmirror_read(dm, s, cmd);
+		break;
+	case HMM_DMIRROR_WRITE:
+		ret = dmirror_write(dm, s, cmd);
+		break;
+	case HMM_DMIRROR_MIGRATE_TO_DEV:
+		ret = dmirror_migrate_to_dev(dm, s, cmd);
+		break;
+	case HMM_DMIRROR_MIGRATE_TO_SYS:
+		ret = dmirror_migrate_to_sys(dm, s, cmd);
+		break;
+	case HMM_DMIRROR_SNAPSHOT:
+		ret = dmirror_snapshot(dm, s, cmd);
+		break;
+	case HMM_DMIRROR_EXCLUSIVE:
+		ret = dmirror_exclusive(dm, s, cmd);
+		break;
+	default:
+		ret = -ENOTTY;
+		break;
+	}
+	mmput(dm->mm);
+	return ret;
+}
+
+static struct dmirror_scratch *dmirror_scratch_alloc(gfp_t gfp)
+{
+	struct dmirror_scratch *s = kmalloc(sizeof(*s), gfp);
+
+	if (!s)
+		return NULL;
+	s->bounce = kmalloc(PAGE_SIZE, gfp);
+	if (!s->bounce) {
+		kfree(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void dmirror_scratch_free(struct dmirror_scratch *s)
+{
+	kfree(s->bounce);
+	kfree(s);
+}
+
+static long dmirror_ioctl(struct file *filp, unsigned int op,
+			  unsigned long arg)
+{
+	struct dmirror *dm = filp->private_data;
+	void __user *uarg = (void __user *)arg;
+	struct hmm_dmirror_cmd cmd;
+	struct dmirror_scratch *s;
+	int ret;
+
+	switch (op) {
+	case HMM_DMIRROR_READ:
+	case HMM_DMIRROR_WRITE:
+	case HMM_DMIRROR_MIGRATE_TO_DEV:
+	case HMM_DMIRROR_MIGRATE_TO_SYS:
+	case HMM_DMIRROR_SNAPSHOT:
+	case HMM_DMIRROR_EXCLUSIVE:
+	case HMM_DMIRROR_CHECK_EXCLUSIVE:
+	case HMM_DMIRROR_RELEASE:
+		break;
+	default:
+		return -ENOTTY;
+	}
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	cmd.cpages = 0;
+	cmd.faults = 0;
+
+	s = dmirror_scratch_alloc(GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	ret = dmirror_run(dm, s, op, &cmd);
+	dmirror_scratch_free(s);
+	if (ret)
+		return ret;
+
+	if (copy_to_user(uarg, &cmd, sizeof(cmd)))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * Mapping the device file gives ordinary zeroed pages in a VM_MIXEDMAP vma,
+ * so that tests can mirror that kind of mapping.
+ */
+static int dmirror_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	unsigned long addr;
+	int ret;
+
+	if (vma->vm_end - vma->vm_start > DMIRROR_MMAP_MAX)
+		return -EINVAL;
+
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
+		struct page *page;
+
+		page = alloc_page(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT |
+				  __GFP_NOWARN);
+		if (!page)
+			return -ENOMEM;
+		/* The mapping takes its own reference. */
+		ret = vm_insert_page(vma, addr, page);
+		put_page(page);
+		if (ret)
+			return ret;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+	}
+	return 0;
+}
+
+static int dmirror_open(struct inode *inode, struct file *filp)
+{
+	struct dmirror_device *mdev;
+	struct dmirror *dm;
+	int ret;
+
+	if (!current->mm)
+		return -EINVAL;
+
+	mdev = container_of(inode->i_cdev, struct dmirror_device, cdev);
+	dm = kzalloc(sizeof(*dm), GFP_KERNEL);
+	if (!dm)
+		return -ENOMEM;
+	dm->mdev = mdev;
+	mutex_init(&dm->lock);
+	xa_init(&dm->pt);
+
+	/* Keep the mm_struct itself around for as long as the file is. */
+	dm->mm = current->mm;
+	mmgrab(dm->mm);
+	ret = mmu_interval_notifier_insert(&dm->notifier, dm->mm, 0,
+					   ULONG_MAX & PAGE_MASK,
+					   &dmirror_notifier_ops);
+	if (ret) {
+		mmdrop(dm->mm);
+		kfree(dm);
+		return ret;
+	}
+
+	filp->private_data = dm;
+	return 0;
+}
+
+static int dmirror_release(struct inode *inode, struct file *filp)
+{
+	struct dmirror *dm = filp->private_data;
+
+	mmu_interval_notifier_remove(&dm->notifier);
+	mutex_lock(&dm->lock);
+	dmirror_pt_zap(dm, 0, ULONG_MAX);
+	mutex_unlock(&dm->lock);
+	xa_destroy(&dm->pt);
+	mmdrop(dm->mm);
+	kfree(dm);
+	return 0;
+}
+
+static const struct file_operations dmirror_fops = {
+	.owner		= THIS_MODULE,
+	.open		= dmirror_open,
+	.release	= dmirror_release,
+	.mmap		= dmirror_mmap,
+	.unlocked_ioctl	= dmirror_ioctl,
+	.llseek		= default_llseek,
+};
+
+/* ---- devices ---------------------------------------------------------- */
+
+/*
+ * Is there memory behind @base that the firmware keeps from the kernel?
+ * Only x86 can tell (memmap=256M$ADDR makes such a range); elsewhere the
+ * System RAM check below has to do.
+ */
+static bool dmirror_spm_reserved(phys_addr_t base)
+{
+#ifdef CONFIG_X86
+	return e820__mapped_any(base, base + DMIRROR_CHUNK_SIZE,
+				E820_TYPE_RESERVED);
+#else
+	return true;
+#endif
+}
+
+/*
+ * Device coherent memory must be a whole chunk of reserved memory: never
+ * System RAM, and not claimed by anybody else.
+ */
+static int dmirror_spm_claim(struct dmirror_device *mdev, phys_addr_t base)
+{
+	const char *name = dev_name(&mdev->dev);
+	phys_addr_t last = base + DMIRROR_CHUNK_SIZE - 1;
+
+	if (!base || !IS_ALIGNED(base, 1UL << SECTION_SIZE_BITS) ||
+	    last < base || PHYS_PFN(last) >> (MAX_PHYSMEM_BITS - PAGE_SHIFT)) {
+		pr_err("%s: bad device memory address %pa\n", name, &base);
+		return -EINVAL;
+	}
+	if (region_intersects(base, DMIRROR_CHUNK_SIZE, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_DISJOINT ||
+	    !dmirror_spm_reserved(base)) {
+		pr_err("%s: %pa is not reserved memory\n", name, &base);
+		return -EINVAL;
+	}
+	if (!request_mem_region(base, DMIRROR_CHUNK_SIZE, name)) {
+		pr_err("%s: %pa is in use\n", name, &base);
+		return -EBUSY;
+	}
+	mdev->spm_base = base;
+	mdev->spm_claimed = true;
+	return 0;
+}
+
+static void dmirror_device_free(struct device *dev)
+{
+	kfree(container_of(dev, struct dmirror_device, dev));
+}
+
+/* Take @mdev away; every page it still lends out is copied back first. */
+static void dmirror_device_teardown(struct dmirror_device *mdev)
+{
+	struct dmirror_scratch *s;
+
+	s = dmirror_scratch_alloc(GFP_KERNEL | __GFP_NOFAIL);
+	dmirror_release_memory(mdev, s, true);
+	dmirror_scratch_free(s);
+	if (mdev->spm_claimed)
+		release_mem_region(mdev->spm_base, DMIRROR_CHUNK_SIZE);
+	put_device(&mdev->dev);
+}
+
+static int dmirror_device_create(unsigned int id, unsigned int kind,
+				 phys_addr_t spm)
+{
+	struct dmirror_device *mdev;
+	int ret;
+
+	mdev = kzalloc(sizeof(*mdev), GFP_KERNEL);
+	if (!mdev)
+		return -ENOMEM;
+	mdev->kind = kind;
+	mutex_init(&mdev->chunk_lock);
+	spin_lock_init(&mdev->lock);
+	INIT_LIST_HEAD(&mdev->chunks);
+
+	device_initialize(&mdev->dev);
+	mdev->dev.release = dmirror_device_free;
+	mdev->dev.devt = MKDEV(MAJOR(dmirror_devt), id);
+	ret = dev_set_name(&mdev->dev, "hmm_dmirror%u", id);
+	if (ret)
+		goto err;
+
+	/* Map coherent memory now, so that a bad range fails the load. */
+	if (kind == HMM_DMIRROR_MEMORY_DEVICE_COHERENT) {
+		ret = dmirror_spm_claim(mdev, spm);
+		if (ret)
+			goto err;
+		ret = dmirror_chunk_add(mdev);
+		if (ret) {
+			pr_err("%s: cannot map device memory: %d\n",
+			       dev_name(&mdev->dev), ret);
+			goto err;
+		}
+	}
+
+	cdev_init(&mdev->cdev, &dmirror_fops);
+	mdev->cdev.owner = THIS_MODULE;
+	ret = cdev_device_add(&mdev->cdev, &mdev->dev);
+	if (ret)
+		goto err;
+
+	dmirror_devices[id] = mdev;
+	return 0;
+
+err:
+	dmirror_device_teardown(mdev);
+	return ret;
+}
+
+static void dmirror_remove_all(void)
+{
+	unsigned int id;
+
+	for (id = 0; id < DMIRROR_NDEVICES; id++) {
+		struct dmirror_device *mdev = dmirror_devices[id];
+
+		if (!mdev)
+			continue;
+		cdev_device_del(&mdev->cdev, &mdev->dev);
+		dmirror_devices[id] = NULL;
+		dmirror_device_teardown(mdev);
+	}
+}
+
+static int __init hmm_dmirror_init(void)
+{
+	unsigned long spm[DMIRROR_NDEVICES - DMIRROR_NPRIVATE] = {
+		spm_addr_dev0, spm_addr_dev1,
+	};
+	unsigned int id;
+	int ret;
+
+	ret = alloc_chrdev_region(&dmirror_devt, 0, DMIRROR_NDEVICES,
+				  "HMM_DMIRROR");
+	if (ret)
+		return ret;
+
+	for (id = 0; id < DMIRROR_NPRIVATE; id++) {
+		ret = dmirror_device_create(id, HMM_DMIRROR_MEMORY_DEVICE_PRIVATE,
+					    0);
+		if (ret)
+			goto err;
+	}
+	/* Coherent devices only for the ranges the user handed us. */
+	for (; id < DMIRROR_NDEVICES; id++) {
+		if (!spm[id - DMIRROR_NPRIVATE])
+			continue;
+		ret = dmirror_device_create(id, HMM_DMIRROR_MEMORY_DEVICE_COHERENT,
+					    spm[id - DMIRROR_NPRIVATE]);
+		if (ret)
+			goto err;
+	}
+
+	pr_info("HMM test module loaded. This is only for testing HMM.\n");
+	return 0;
+
+err:
+	dmirror_remove_all();
+	unregister_chrdev_region(dmirror_devt, DMIRROR_NDEVICES);
+	return ret;
+}
+
+static void __exit hmm_dmirror_exit(void)
+{
+	dmirror_remove_all();
+	unregister_chrdev_region(dmirror_devt, DMIRROR_NDEVICES);
+}
+
+module_init(hmm_dmirror_init);
+module_exit(hmm_dmirror_exit);
+MODULE_DESCRIPTION("HMM test driver: simulated devices mirroring an address space");
+MODULE_LICENSE("GPL");
