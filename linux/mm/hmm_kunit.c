@@ -1,0 +1,864 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite for hmm_range_fault().
+ *
+ * Every case builds its own address space: an mm from mm_alloc() laid out
+ * the way exec would lay it out, so that vm_mmap() can place anonymous
+ * mappings in it.  The KUnit case runs in a kthread; it adopts the mm with
+ * kthread_use_mm() only for the few calls that act on current->mm (mmap,
+ * munmap and user copies) and drops it again straight away, so a failed
+ * assertion, which ends the kthread, never leaves the mm attached to a dying
+ * task.  Everything else (hmm_range_fault(), madvise, notifiers) takes the mm
+ * explicitly, the way a device driver mirroring a process would.
+ */
+#include <kunit/test.h>
+#include <linux/hmm.h>
+#include <linux/highmem.h>
+#include <linux/huge_mm.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/pgtable.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/uaccess.h>
+
+/* Give up on a range after this many back-to-back invalidations. */
+#define HMMT_MAX_TRIES	16
+
+struct hmmt_ctx {
+	struct kunit *test;
+	struct mm_struct *mm;
+	/* Stands in for a driver's device page table lock. */
+	struct mutex lock;
+	struct mmu_interval_notifier notifier;
+	bool watching;
+	unsigned long invalidations;
+	unsigned long busy;
+};
+
+static bool hmmt_invalidate(struct mmu_interval_notifier *mni,
+			    const struct mmu_notifier_range *range,
+			    unsigned long cur_seq)
+{
+	struct hmmt_ctx *ctx = container_of(mni, struct hmmt_ctx, notifier);
+
+	if (mmu_notifier_range_blockable(range))
+		mutex_lock(&ctx->lock);
+	else if (!mutex_trylock(&ctx->lock))
+		return false;
+	mmu_interval_set_seq(mni, cur_seq);
+	ctx->invalidations++;
+	mutex_unlock(&ctx->lock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops hmmt_notifier_ops = {
+	.invalidate = hmmt_invalidate,
+};
+
+static int hmmt_init(struct kunit *test)
+{
+	struct hmmt_ctx *ctx;
+
+	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->mm = mm_alloc();
+	if (!ctx->mm)
+		return -ENOMEM;
+	/* What setup_new_exec() does for a fresh process image. */
+	ctx->mm->task_size = TASK_SIZE;
+	arch_pick_mmap_layout(ctx->mm, &current->signal->rlim[RLIMIT_STACK]);
+	mutex_init(&ctx->lock);
+	ctx->test = test;
+	test->priv = ctx;
+	return 0;
+}
+
+static void hmmt_exit(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+
+	if (!ctx || !ctx->mm)
+		return;
+	if (ctx->watching)
+		mmu_interval_notifier_remove(&ctx->notifier);
+	mmput(ctx->mm);
+	mutex_destroy(&ctx->lock);
+}
+
+/* Map @npages of private anonymous memory; 0 on failure. */
+static unsigned long hmmt_mmap(struct hmmt_ctx *ctx, unsigned long npages,
+			       unsigned long prot)
+{
+	unsigned long addr;
+
+	kthread_use_mm(ctx->mm);
+	addr = vm_mmap(NULL, 0, npages << PAGE_SHIFT, prot,
+		       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	kthread_unuse_mm(ctx->mm);
+	return IS_ERR_VALUE(addr) ? 0 : addr;
+}
+
+static int hmmt_munmap(struct hmmt_ctx *ctx, unsigned long addr,
+		       unsigned long npages)
+{
+	int ret;
+
+	kthread_use_mm(ctx->mm);
+	ret = vm_munmap(addr, npages << PAGE_SHIFT);
+	kthread_unuse_mm(ctx->mm);
+	return ret;
+}
+
+/* Store @val at @addr through the CPU page tables, as the process would. */
+static int hmmt_store(struct hmmt_ctx *ctx, unsigned long addr, u64 val)
+{
+	unsigned long left;
+
+	kthread_use_mm(ctx->mm);
+	left = copy_to_user((void __user *)addr, &val, sizeof(val));
+	kthread_unuse_mm(ctx->mm);
+	return left ? -EFAULT : 0;
+}
+
+/* Load from @addr; a read of untouched anonymous memory maps the zero page. */
+static int hmmt_load(struct hmmt_ctx *ctx, unsigned long addr, u64 *val)
+{
+	unsigned long left;
+
+	kthread_use_mm(ctx->mm);
+	left = copy_from_user(val, (void __user *)addr, sizeof(*val));
+	kthread_unuse_mm(ctx->mm);
+	return left ? -EFAULT : 0;
+}
+
+/* Mirror [start, start + npages) from now on. */
+static int hmmt_watch(struct hmmt_ctx *ctx, unsigned long start,
+		      unsigned long npages)
+{
+	int ret;
+
+	ret = mmu_interval_notifier_insert(&ctx->notifier, ctx->mm, start,
+					   npages << PAGE_SHIFT,
+					   &hmmt_notifier_ops);
+	if (!ret)
+		ctx->watching = true;
+	return ret;
+}
+
+/* Map and watch in one go; KUnit-asserts on failure. */
+static unsigned long hmmt_setup(struct hmmt_ctx *ctx, unsigned long npages,
+				unsigned long prot)
+{
+	unsigned long addr = hmmt_mmap(ctx, npages, prot);
+
+	KUNIT_ASSERT_NE(ctx->test, addr, 0UL);
+	KUNIT_ASSERT_EQ(ctx->test, hmmt_watch(ctx, addr, npages), 0);
+	return addr;
+}
+
+static void hmmt_range_init(struct hmmt_ctx *ctx, struct hmm_range *range,
+			    unsigned long start, unsigned long npages,
+			    unsigned long default_flags,
+			    unsigned long pfn_flags_mask)
+{
+	memset(range, 0, sizeof(*range));
+	range->notifier = &ctx->notifier;
+	range->start = start;
+	range->end = start + (npages << PAGE_SHIFT);
+	range->default_flags = default_flags;
+	range->pfn_flags_mask = pfn_flags_mask;
+	range->hmm_pfns = kunit_kcalloc(ctx->test, npages, sizeof(unsigned long),
+					GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(ctx->test, range->hmm_pfns);
+}
+
+static unsigned long hmmt_npages(const struct hmm_range *range)
+{
+	return (range->end - range->start) >> PAGE_SHIFT;
+}
+
+/* One hmm_range_fault() call under the mmap read lock, no retry. */
+static int hmmt_fault_once(struct hmmt_ctx *ctx, struct hmm_range *range,
+			   const unsigned long *in)
+{
+	int ret;
+
+	if (in)
+		memcpy(range->hmm_pfns, in,
+		       hmmt_npages(range) * sizeof(*in));
+	mmap_read_lock(ctx->mm);
+	ret = hmm_range_fault(range);
+	mmap_read_unlock(ctx->mm);
+	return ret;
+}
+
+/*
+ * The loop every mirroring driver runs: sample the sequence, fault, then
+ * confirm under the device lock that nothing was invalidated meanwhile.
+ * @in holds the per-entry requests and is copied in before every attempt
+ * because hmm_range_fault() overwrites the array with its output.
+ */
+static int hmmt_fault(struct hmmt_ctx *ctx, struct hmm_range *range,
+		      const unsigned long *in)
+{
+	int tries, ret;
+	bool stale;
+
+	for (tries = 0; tries < HMMT_MAX_TRIES; tries++) {
+		range->notifier_seq = mmu_interval_read_begin(range->notifier);
+		ret = hmmt_fault_once(ctx, range, in);
+		if (ret == -EBUSY) {
+			ctx->busy++;
+			continue;
+		}
+		if (ret)
+			return ret;
+		mutex_lock(&ctx->lock);
+		stale = mmu_interval_read_retry(range->notifier,
+						range->notifier_seq);
+		mutex_unlock(&ctx->lock);
+		if (!stale)
+			return 0;
+		ctx->busy++;
+	}
+	return -EBUSY;
+}
+
+static unsigned long hmmt_pfn(unsigned long entry)
+{
+	return entry & ~HMM_PFN_FLAGS;
+}
+
+static bool hmmt_is_zero(unsigned long entry)
+{
+	return (entry & HMM_PFN_VALID) && is_zero_pfn(hmmt_pfn(entry));
+}
+
+/* Read the first word of the page an output entry points at. */
+static u64 hmmt_peek(unsigned long entry)
+{
+	u64 *p = kmap_local_page(hmm_pfn_to_page(entry));
+	u64 val = *p;
+
+	kunmap_local(p);
+	return val;
+}
+
+static u64 hmmt_magic(unsigned long i)
+{
+	return 0x484d4d0000000000ULL | i;
+}
+
+static void hmmt_expect_unpopulated(struct kunit *test, unsigned long entry)
+{
+	KUNIT_EXPECT_EQ(test, entry, 0UL);
+}
+
+static void hmmt_expect_zero_page(struct kunit *test, unsigned long entry)
+{
+	KUNIT_EXPECT_TRUE(test, hmmt_is_zero(entry));
+	KUNIT_EXPECT_FALSE(test, entry & HMM_PFN_WRITE);
+	KUNIT_EXPECT_FALSE(test, entry & HMM_PFN_ERROR);
+	KUNIT_EXPECT_EQ(test, hmm_pfn_to_map_order(entry), 0U);
+}
+
+static void hmmt_expect_private_page(struct kunit *test, unsigned long entry)
+{
+	KUNIT_EXPECT_TRUE(test, entry & HMM_PFN_VALID);
+	KUNIT_EXPECT_TRUE(test, entry & HMM_PFN_WRITE);
+	KUNIT_EXPECT_FALSE(test, entry & HMM_PFN_ERROR);
+	KUNIT_EXPECT_FALSE(test, hmmt_is_zero(entry));
+	KUNIT_EXPECT_EQ(test, hmm_pfn_to_map_order(entry), 0U);
+}
+
+static void hmmt_expect_error(struct kunit *test, unsigned long entry)
+{
+	KUNIT_EXPECT_TRUE(test, entry & HMM_PFN_ERROR);
+	KUNIT_EXPECT_FALSE(test, entry & HMM_PFN_VALID);
+}
+
+/*
+ * The output must describe the CPU page tables as they are: a snapshot
+ * taken right after a call reports exactly the same entries.
+ */
+static void hmmt_expect_truthful(struct hmmt_ctx *ctx,
+				 const struct hmm_range *range)
+{
+	unsigned long i, npages = hmmt_npages(range);
+	struct hmm_range snap;
+
+	hmmt_range_init(ctx, &snap, range->start, npages, 0, 0);
+	KUNIT_ASSERT_EQ(ctx->test, hmmt_fault(ctx, &snap, NULL), 0);
+	for (i = 0; i < npages; i++)
+		KUNIT_EXPECT_EQ(ctx->test, range->hmm_pfns[i], snap.hmm_pfns[i]);
+}
+
+/* An entry nobody asked to fault: as it was, or truthfully reported. */
+static void hmmt_expect_not_written(struct kunit *test, unsigned long entry)
+{
+	KUNIT_EXPECT_FALSE(test, entry & HMM_PFN_WRITE);
+	KUNIT_EXPECT_FALSE(test, entry & HMM_PFN_ERROR);
+	if (entry)
+		KUNIT_EXPECT_TRUE(test, hmmt_is_zero(entry));
+}
+
+/*
+ * Mask 0 and default 0 is a pure snapshot: whatever the input array holds,
+ * nothing is faulted, holes read back as 0 and populated pages are reported
+ * with their real pfn and write permission.
+ */
+static void hmm_test_snapshot(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i, *in;
+	u64 val;
+
+	addr = hmmt_setup(ctx, 8, PROT_READ | PROT_WRITE);
+	for (i = 0; i < 2; i++)
+		KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr + i * PAGE_SIZE,
+						 hmmt_magic(i)), 0);
+	for (i = 2; i < 4; i++)
+		KUNIT_ASSERT_EQ(test, hmmt_load(ctx, addr + i * PAGE_SIZE,
+						&val), 0);
+
+	hmmt_range_init(ctx, &range, addr, 8, 0, 0);
+	in = kunit_kcalloc(test, 8, sizeof(*in), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, in);
+	/* Requests in the array must be ignored when the mask is 0. */
+	for (i = 0; i < 8; i++)
+		in[i] = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
+	for (i = 0; i < 2; i++) {
+		hmmt_expect_private_page(test, range.hmm_pfns[i]);
+		KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[i]),
+				hmmt_magic(i));
+	}
+	KUNIT_EXPECT_NE(test, hmmt_pfn(range.hmm_pfns[0]),
+			hmmt_pfn(range.hmm_pfns[1]));
+	for (i = 2; i < 4; i++)
+		hmmt_expect_zero_page(test, range.hmm_pfns[i]);
+	for (i = 4; i < 8; i++)
+		hmmt_expect_unpopulated(test, range.hmm_pfns[i]);
+
+	/* A second look proves the first one did not populate anything. */
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
+	for (i = 4; i < 8; i++)
+		hmmt_expect_unpopulated(test, range.hmm_pfns[i]);
+	KUNIT_EXPECT_EQ(test, ctx->invalidations, 0UL);
+}
+
+/* default_flags = REQ_FAULT: every hole is read-faulted, nothing upgraded. */
+static void hmm_test_default_read_fault(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i;
+
+	addr = hmmt_setup(ctx, 8, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr + 3 * PAGE_SIZE,
+					 hmmt_magic(3)), 0);
+
+	hmmt_range_init(ctx, &range, addr, 8, HMM_PFN_REQ_FAULT, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 8; i++) {
+		if (i == 3)
+			continue;
+		hmmt_expect_zero_page(test, range.hmm_pfns[i]);
+	}
+	/* The page that was already there is reported, not replaced. */
+	hmmt_expect_private_page(test, range.hmm_pfns[3]);
+	KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[3]), hmmt_magic(3));
+	hmmt_expect_truthful(ctx, &range);
+}
+
+/* default_flags = REQ_FAULT | REQ_WRITE: every page becomes writable. */
+static void hmm_test_default_write_fault(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i, j;
+
+	addr = hmmt_setup(ctx, 8, PROT_READ | PROT_WRITE);
+	hmmt_range_init(ctx, &range, addr, 8,
+			HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 8; i++) {
+		hmmt_expect_private_page(test, range.hmm_pfns[i]);
+		for (j = 0; j < i; j++)
+			KUNIT_EXPECT_NE(test, hmmt_pfn(range.hmm_pfns[i]),
+					hmmt_pfn(range.hmm_pfns[j]));
+	}
+
+	/* The CPU sees the very pages the device was handed. */
+	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr + 5 * PAGE_SIZE,
+					 hmmt_magic(5)), 0);
+	KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[5]), hmmt_magic(5));
+	hmmt_expect_truthful(ctx, &range);
+}
+
+/*
+ * pfn_flags_mask = REQ_FAULT with default 0: entries asking for a fault
+ * get one, and the REQ_WRITE bit they also carry is masked away, so no
+ * page may end up written.  Unrequested neighbours in the same hole may
+ * be faulted along with them, but must then be reported as they are.
+ */
+static void hmm_test_per_entry_fault(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i, *in;
+
+	addr = hmmt_setup(ctx, 8, PROT_READ | PROT_WRITE);
+	hmmt_range_init(ctx, &range, addr, 8, 0, HMM_PFN_REQ_FAULT);
+	in = kunit_kcalloc(test, 8, sizeof(*in), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, in);
+	for (i = 0; i < 8; i++)
+		in[i] = (i & 1) ? HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE :
+				  HMM_PFN_REQ_WRITE;
+
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
+	for (i = 0; i < 8; i++) {
+		if (i & 1)
+			hmmt_expect_zero_page(test, range.hmm_pfns[i]);
+		else
+			hmmt_expect_not_written(test, range.hmm_pfns[i]);
+	}
+	hmmt_expect_truthful(ctx, &range);
+	KUNIT_EXPECT_EQ(test, ctx->invalidations, 0UL);
+}
+
+/*
+ * Per-entry faults where the page tables already exist: only the
+ * requested entries may change.
+ */
+static void hmm_test_per_entry_fault_populated(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i, *in;
+
+	addr = hmmt_setup(ctx, 8, PROT_READ | PROT_WRITE);
+	/* One page in the PMD makes the PTE table exist. */
+	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr + 7 * PAGE_SIZE,
+					 hmmt_magic(7)), 0);
+
+	hmmt_range_init(ctx, &range, addr, 8, 0, HMM_PFN_REQ_FAULT);
+	in = kunit_kcalloc(test, 8, sizeof(*in), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, in);
+	in[2] = HMM_PFN_REQ_FAULT;
+	in[5] = HMM_PFN_REQ_FAULT;
+
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
+	for (i = 0; i < 7; i++) {
+		if (i == 2 || i == 5)
+			hmmt_expect_zero_page(test, range.hmm_pfns[i]);
+		else
+			hmmt_expect_not_written(test, range.hmm_pfns[i]);
+	}
+	hmmt_expect_private_page(test, range.hmm_pfns[7]);
+	hmmt_expect_truthful(ctx, &range);
+}
+
+/*
+ * default REQ_FAULT plus a mask letting REQ_WRITE through: selected
+ * entries are write-faulted to private pages, all are readable.
+ */
+static void hmm_test_per_entry_write(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i, *in;
+
+	addr = hmmt_setup(ctx, 9, PROT_READ | PROT_WRITE);
+	hmmt_range_init(ctx, &range, addr, 9, HMM_PFN_REQ_FAULT,
+			HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE);
+	in = kunit_kcalloc(test, 9, sizeof(*in), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, in);
+	for (i = 0; i < 9; i += 3)
+		in[i] = HMM_PFN_REQ_WRITE;
+
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
+	for (i = 0; i < 9; i++) {
+		KUNIT_EXPECT_TRUE(test, range.hmm_pfns[i] & HMM_PFN_VALID);
+		if (i % 3 == 0)
+			hmmt_expect_private_page(test, range.hmm_pfns[i]);
+	}
+	hmmt_expect_truthful(ctx, &range);
+}
+
+/*
+ * Per-entry write requests over pages already mapped to the zero page:
+ * the requested ones are copied to private writable pages.
+ */
+static void hmm_test_per_entry_write_populated(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i, *in;
+
+	addr = hmmt_setup(ctx, 9, PROT_READ | PROT_WRITE);
+	hmmt_range_init(ctx, &range, addr, 9, HMM_PFN_REQ_FAULT, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 9; i++)
+		hmmt_expect_zero_page(test, range.hmm_pfns[i]);
+
+	range.pfn_flags_mask = HMM_PFN_REQ_WRITE;
+	in = kunit_kcalloc(test, 9, sizeof(*in), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, in);
+	for (i = 1; i < 9; i += 3)
+		in[i] = HMM_PFN_REQ_WRITE;
+
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
+	for (i = 0; i < 9; i++) {
+		unsigned long e = range.hmm_pfns[i];
+
+		if (i % 3 == 1) {
+			hmmt_expect_private_page(test, e);
+			continue;
+		}
+		/*
+		 * A neighbour may have been copied along with them; if not,
+		 * it must still be the read-only zero page.
+		 */
+		KUNIT_EXPECT_TRUE(test, e & HMM_PFN_VALID);
+		if (!(e & HMM_PFN_WRITE))
+			hmmt_expect_zero_page(test, e);
+	}
+	hmmt_expect_truthful(ctx, &range);
+}
+
+/*
+ * A write request on a page mapped read-only to the zero page must break
+ * the sharing: the CPU copy-on-write invalidates the range, the mirror loop
+ * retries and ends with a private writable page.
+ */
+static void hmm_test_write_breaks_zero_page(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i, before;
+
+	addr = hmmt_setup(ctx, 4, PROT_READ | PROT_WRITE);
+	hmmt_range_init(ctx, &range, addr, 4, HMM_PFN_REQ_FAULT, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 4; i++)
+		hmmt_expect_zero_page(test, range.hmm_pfns[i]);
+
+	before = ctx->invalidations;
+	range.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 4; i++)
+		hmmt_expect_private_page(test, range.hmm_pfns[i]);
+	/* Replacing a mapped zero page must go through the notifier. */
+	KUNIT_EXPECT_GT(test, ctx->invalidations, before);
+}
+
+/* No VMA at all: a required fault is -EFAULT, a snapshot reports errors. */
+static void hmm_test_no_vma(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i;
+
+	addr = hmmt_setup(ctx, 4, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_EQ(test, hmmt_munmap(ctx, addr, 4), 0);
+
+	hmmt_range_init(ctx, &range, addr, 4, HMM_PFN_REQ_FAULT, 0);
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EFAULT);
+
+	range.default_flags = 0;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 4; i++)
+		hmmt_expect_error(test, range.hmm_pfns[i]);
+}
+
+/*
+ * A hole between two VMAs fails a fault that covers it, but faults that
+ * only ask for the mapped pages around it succeed.
+ */
+static void hmm_test_hole_between_vmas(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i, *in;
+
+	addr = hmmt_setup(ctx, 6, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_EQ(test, hmmt_munmap(ctx, addr + 2 * PAGE_SIZE, 2), 0);
+
+	hmmt_range_init(ctx, &range, addr, 6, HMM_PFN_REQ_FAULT, 0);
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EFAULT);
+
+	/* The mapped pages before the hole were faulted before it failed. */
+	range.default_flags = 0;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	hmmt_expect_error(test, range.hmm_pfns[2]);
+	hmmt_expect_error(test, range.hmm_pfns[3]);
+	hmmt_expect_unpopulated(test, range.hmm_pfns[5]);
+
+	in = kunit_kcalloc(test, 6, sizeof(*in), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, in);
+	for (i = 0; i < 6; i++)
+		if (i != 2 && i != 3)
+			in[i] = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	range.pfn_flags_mask = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
+	for (i = 0; i < 6; i++) {
+		if (i == 2 || i == 3)
+			hmmt_expect_error(test, range.hmm_pfns[i]);
+		else
+			hmmt_expect_private_page(test, range.hmm_pfns[i]);
+	}
+}
+
+/* A PROT_NONE VMA can never satisfy a fault. */
+static void hmm_test_prot_none(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i;
+
+	addr = hmmt_setup(ctx, 4, PROT_NONE);
+	hmmt_range_init(ctx, &range, addr, 4, HMM_PFN_REQ_FAULT, 0);
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EFAULT);
+
+	range.default_flags = 0;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 4; i++)
+		hmmt_expect_error(test, range.hmm_pfns[i]);
+}
+
+/* Asking for write access to a read-only mapping is -EPERM, not -EFAULT. */
+static void hmm_test_write_to_readonly(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i, *in;
+
+	addr = hmmt_setup(ctx, 4, PROT_READ);
+	hmmt_range_init(ctx, &range, addr, 4,
+			HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE, 0);
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EPERM);
+
+	/* Reading is fine and hands out the zero page, read-only. */
+	range.default_flags = HMM_PFN_REQ_FAULT;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 4; i++)
+		hmmt_expect_zero_page(test, range.hmm_pfns[i]);
+
+	/* One entry asking for write on an already mapped page fails too. */
+	in = kunit_kcalloc(test, 4, sizeof(*in), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, in);
+	in[2] = HMM_PFN_REQ_WRITE;
+	range.pfn_flags_mask = HMM_PFN_REQ_WRITE;
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, in), -EPERM);
+}
+
+static void hmmt_invalidate_span(struct hmmt_ctx *ctx, unsigned long start,
+				 unsigned long npages)
+{
+	struct mmu_notifier_range nr;
+
+	mmap_read_lock(ctx->mm);
+	mmu_notifier_range_init(&nr, MMU_NOTIFY_CLEAR, 0,
+				vma_lookup(ctx->mm, start), ctx->mm, start,
+				start + (npages << PAGE_SHIFT));
+	mmu_notifier_invalidate_range_start(&nr);
+	mmu_notifier_invalidate_range_end(&nr);
+	mmap_read_unlock(ctx->mm);
+}
+
+/*
+ * An invalidation of the watched range between mmu_interval_read_begin()
+ * and hmm_range_fault() makes the call fail with -EBUSY; one elsewhere in
+ * the mm does not.
+ */
+static void hmm_test_busy_after_invalidate(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, other;
+
+	addr = hmmt_setup(ctx, 4, PROT_READ | PROT_WRITE);
+	other = hmmt_mmap(ctx, 4, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_NE(test, other, 0UL);
+	hmmt_range_init(ctx, &range, addr, 4, HMM_PFN_REQ_FAULT, 0);
+
+	range.notifier_seq = mmu_interval_read_begin(&ctx->notifier);
+	hmmt_invalidate_span(ctx, other, 4);
+	KUNIT_EXPECT_EQ(test, hmmt_fault_once(ctx, &range, NULL), 0);
+	KUNIT_EXPECT_EQ(test, ctx->invalidations, 0UL);
+
+	range.notifier_seq = mmu_interval_read_begin(&ctx->notifier);
+	hmmt_invalidate_span(ctx, addr + PAGE_SIZE, 1);
+	KUNIT_EXPECT_EQ(test, ctx->invalidations, 1UL);
+	KUNIT_EXPECT_EQ(test, hmmt_fault_once(ctx, &range, NULL), -EBUSY);
+	KUNIT_EXPECT_TRUE(test, mmu_interval_read_retry(&ctx->notifier,
+							range.notifier_seq));
+
+	/* A fresh sequence number works again. */
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+}
+
+/*
+ * munmap() between read_begin and the fault: -EBUSY wins over the -EFAULT
+ * the now missing VMA would give.
+ */
+static void hmm_test_busy_after_munmap(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr;
+
+	addr = hmmt_setup(ctx, 4, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr, hmmt_magic(0)), 0);
+	hmmt_range_init(ctx, &range, addr, 4, HMM_PFN_REQ_FAULT, 0);
+
+	range.notifier_seq = mmu_interval_read_begin(&ctx->notifier);
+	KUNIT_ASSERT_EQ(test, hmmt_munmap(ctx, addr, 4), 0);
+	KUNIT_EXPECT_GT(test, ctx->invalidations, 0UL);
+	KUNIT_EXPECT_EQ(test, hmmt_fault_once(ctx, &range, NULL), -EBUSY);
+	/* Retried with a fresh sequence the hole is a plain -EFAULT. */
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EFAULT);
+}
+
+/*
+ * A PMD-mapped THP is reported with map order PMD_SHIFT - PAGE_SHIFT on
+ * every entry, including for a range that starts in its middle.
+ */
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+static void hmm_test_thp_map_order(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	const unsigned long nr = HPAGE_PMD_NR;
+	struct hmm_range range, part;
+	unsigned long addr, huge, i, head;
+	struct page *page;
+
+	addr = hmmt_setup(ctx, 2 * nr, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_EQ(test, do_madvise(ctx->mm, addr, 2 * nr * PAGE_SIZE,
+					 MADV_HUGEPAGE), 0);
+	huge = ALIGN(addr, HPAGE_PMD_SIZE);
+	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, huge, hmmt_magic(0)), 0);
+
+	hmmt_range_init(ctx, &range, huge, nr, 0, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	KUNIT_ASSERT_TRUE(test, range.hmm_pfns[0] & HMM_PFN_VALID);
+	page = hmm_pfn_to_page(range.hmm_pfns[0]);
+	if (!PageTransHuge(page))
+		kunit_skip(test, "no THP could be allocated");
+
+	head = hmmt_pfn(range.hmm_pfns[0]);
+	KUNIT_EXPECT_EQ(test, head & (nr - 1), 0UL);
+	KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[0]), hmmt_magic(0));
+	for (i = 0; i < nr; i++) {
+		unsigned long e = range.hmm_pfns[i];
+
+		KUNIT_EXPECT_TRUE(test, e & HMM_PFN_VALID);
+		KUNIT_EXPECT_TRUE(test, e & HMM_PFN_WRITE);
+		KUNIT_EXPECT_EQ(test, hmm_pfn_to_map_order(e),
+				(unsigned int)HPAGE_PMD_ORDER);
+		KUNIT_EXPECT_EQ(test, hmmt_pfn(e), head + i);
+		if (hmmt_pfn(e) != head + i)
+			break;
+	}
+
+	/* A window into the middle still sees the whole mapping's order. */
+	hmmt_range_init(ctx, &part, huge + 100 * PAGE_SIZE, 8,
+			HMM_PFN_REQ_FAULT, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &part, NULL), 0);
+	for (i = 0; i < 8; i++) {
+		KUNIT_EXPECT_EQ(test, hmm_pfn_to_map_order(part.hmm_pfns[i]),
+				(unsigned int)HPAGE_PMD_ORDER);
+		KUNIT_EXPECT_EQ(test, hmmt_pfn(part.hmm_pfns[i]),
+				head + 100 + i);
+	}
+	/* Reporting must not have split the huge page. */
+	KUNIT_EXPECT_TRUE(test, PageTransHuge(page));
+}
+#else
+static void hmm_test_thp_map_order(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_TRANSPARENT_HUGEPAGE");
+}
+#endif
+
+static void hmmt_set_vm_flags(struct hmmt_ctx *ctx, unsigned long addr,
+			      unsigned long set, unsigned long clear)
+{
+	struct vm_area_struct *vma;
+
+	mmap_write_lock(ctx->mm);
+	vma = vma_lookup(ctx->mm, addr);
+	if (vma)
+		vma->vm_flags = (vma->vm_flags & ~clear) | set;
+	mmap_write_unlock(ctx->mm);
+	KUNIT_ASSERT_NOT_NULL(ctx->test, vma);
+}
+
+/* VM_IO and VM_PFNMAP VMAs have no struct pages to hand out. */
+static void hmm_test_io_pfnmap(struct kunit *test)
+{
+	static const unsigned long kinds[] = { VM_IO, VM_PFNMAP };
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i, k;
+
+	addr = hmmt_setup(ctx, 4, PROT_READ | PROT_WRITE);
+	hmmt_range_init(ctx, &range, addr, 4, 0, 0);
+
+	for (k = 0; k < ARRAY_SIZE(kinds); k++) {
+		hmmt_set_vm_flags(ctx, addr, kinds[k], 0);
+
+		range.default_flags = HMM_PFN_REQ_FAULT;
+		KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EFAULT);
+
+		range.default_flags = 0;
+		KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+		for (i = 0; i < 4; i++)
+			hmmt_expect_error(test, range.hmm_pfns[i]);
+
+		hmmt_set_vm_flags(ctx, addr, 0, kinds[k]);
+	}
+
+	/* Back to a plain VMA the same range faults normally. */
+	range.default_flags = HMM_PFN_REQ_FAULT;
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+}
+
+static struct kunit_case hmm_test_cases[] = {
+	KUNIT_CASE(hmm_test_snapshot),
+	KUNIT_CASE(hmm_test_default_read_fault),
+	KUNIT_CASE(hmm_test_default_write_fault),
+	KUNIT_CASE(hmm_test_per_entry_fault),
+	KUNIT_CASE(hmm_test_per_entry_fault_populated),
+	KUNIT_CASE(hmm_test_per_entry_write),
+	KUNIT_CASE(hmm_test_per_entry_write_populated),
+	KUNIT_CASE(hmm_test_write_breaks_zero_page),
+	KUNIT_CASE(hmm_test_no_vma),
+	KUNIT_CASE(hmm_test_hole_between_vmas),
+	KUNIT_CASE(hmm_test_prot_none),
+	KUNIT_CASE(hmm_test_write_to_readonly),
+	KUNIT_CASE(hmm_test_busy_after_invalidate),
+	KUNIT_CASE(hmm_test_busy_after_munmap),
+	KUNIT_CASE(hmm_test_thp_map_order),
+	KUNIT_CASE(hmm_test_io_pfnmap),
+	{}
+};
+
+static struct kunit_suite hmm_test_suite = {
+	.name = "hmm_range_fault",
+	.init = hmmt_init,
+	.exit = hmmt_exit,
+	.test_cases = hmm_test_cases,
+};
+
+kunit_test_suite(hmm_test_suite);
+
+MODULE_LICENSE("GPL");
