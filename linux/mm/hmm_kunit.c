@@ -535,6 +535,49 @@ static void hmm_test_per_entry_write_populated(struct kunit *test)
 }
 
 /*
+ * Only what is asked for is faulted: neighbours of requested entries,
+ * whether in a hole or already mapped to the zero page, stay as they were.
+ * Faulting them too would allocate and copy memory nobody wanted.
+ */
+static void hmm_test_unrequested_untouched(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i, *in;
+
+	addr = hmmt_setup(ctx, 18, PROT_READ | PROT_WRITE);
+	in = kunit_kcalloc(test, 9, sizeof(*in), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, in);
+	for (i = 1; i < 9; i += 3)
+		in[i] = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+
+	/* In a hole: only entries 1, 4 and 7 get pages. */
+	hmmt_range_init(ctx, &range, addr, 9, 0,
+			HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
+	for (i = 0; i < 9; i++) {
+		if (i % 3 == 1)
+			hmmt_expect_private_page(test, range.hmm_pfns[i]);
+		else
+			hmmt_expect_unpopulated(test, range.hmm_pfns[i]);
+	}
+
+	/* Over the zero page: only entries 1, 4 and 7 get copied. */
+	hmmt_range_init(ctx, &range, addr + 9 * PAGE_SIZE, 9,
+			HMM_PFN_REQ_FAULT, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	range.pfn_flags_mask = HMM_PFN_REQ_WRITE;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
+	for (i = 0; i < 9; i++) {
+		if (i % 3 == 1)
+			hmmt_expect_private_page(test, range.hmm_pfns[i]);
+		else
+			hmmt_expect_zero_page(test, range.hmm_pfns[i]);
+	}
+	hmmt_expect_truthful(ctx, &range);
+}
+
+/*
  * A write request on a page mapped read-only to the zero page must break
  * the sharing: the CPU copy-on-write invalidates the range, the mirror loop
  * retries and ends with a private writable page.
@@ -840,6 +883,7 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_per_entry_fault_populated),
 	KUNIT_CASE(hmm_test_per_entry_write),
 	KUNIT_CASE(hmm_test_per_entry_write_populated),
+	KUNIT_CASE(hmm_test_unrequested_untouched),
 	KUNIT_CASE(hmm_test_write_breaks_zero_page),
 	KUNIT_CASE(hmm_test_no_vma),
 	KUNIT_CASE(hmm_test_hole_between_vmas),
