@@ -5,13 +5,14 @@
 #   make shell    boot to an interactive shell with test_hmm loaded
 #   make check    sparse (C=2) and checkpatch --strict on everything in linux/
 #   make series   export the overlay and patches as a git format-patch series
+#   make compat   build every in-tree caller of the HMM core against our tree
 #   make base | tree | kernel | progs | initramfs   the individual steps
 #   make clean    remove build/ (keeps nothing)
 
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all base tree kernel progs initramfs test run shell check series clean
+.PHONY: all base tree kernel progs initramfs test run shell check series compat clean
 
 all: kernel
 
@@ -44,6 +45,9 @@ check: tree
 
 series: tree
 	@$(S)/series.sh
+
+compat: tree
+	@$(S)/compat.sh
 
 clean:
 	rm -rf build

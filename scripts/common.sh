@@ -34,3 +34,9 @@ base_version() {
 	awk '/^VERSION =/ {v=$3} /^PATCHLEVEL =/ {p=$3} /^SUBLEVEL =/ {s=$3}
 	     END {print v "." p "." s}' "$1/Makefile"
 }
+
+# The overlay's files, as kernel paths, sorted; nothing when linux/ is absent.
+overlay_files() {
+	[ -d "$TOP/linux" ] || return 0
+	(cd "$TOP/linux" && find . -type f ! -name '*~' | sed 's|^\./||' | sort)
+}

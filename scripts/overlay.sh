@@ -39,7 +39,7 @@ while read -r f; do
 	[ -e "$STAGE/$f" ] && die "$f is both patched and overlaid; pick one"
 	mkdir -p "$STAGE/$(dirname "$f")"
 	cp "$TOP/linux/$f" "$STAGE/$f"
-done < <(cd "$TOP/linux" && find . -type f ! -name '*~' | sed 's|^\./||' | sort)
+done < <(overlay_files)
 
 # 2. Files we managed last time but no longer do go back to the base copy.
 (cd "$STAGE" && find . -type f | sed 's|^\./||' | sort) >"$BUILD/managed.new"
@@ -68,6 +68,6 @@ while read -r f; do
 done <"$BUILD/managed.new"
 while read -r f; do
 	cmp -s "$TOP/linux/$f" "$SRC/$f" || die "overlay copy of $f did not land"
-done < <(cd "$TOP/linux" && find . -type f ! -name '*~' | sed 's|^\./||')
+done < <(overlay_files)
 mv "$BUILD/managed.new" "$MANIFEST"
 say "work tree: $(wc -l <"$MANIFEST") managed files, $changed updated"

@@ -21,7 +21,7 @@ append+=' memmap=512M$0x100000000'
 append+=" ${HMM_APPEND:-}"
 
 qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 4G -nographic
-      -no-reboot -kernel "$kernel" -initrd "$initrd" -append "$append")
+      -net none -no-reboot -kernel "$kernel" -initrd "$initrd" -append "$append")
 
 mkdir -p "$LOGS"
 log=$LOGS/$job-$(date +%Y%m%d-%H%M%S).log
@@ -34,14 +34,19 @@ if [ "$job" = shell ]; then
 fi
 
 # What the terminal shows while the guest runs; the log keeps everything.
+# test: the result lines; run: what the job prints, without the kernel's
+# boot chatter. Kernel splats are always shown.
+splat='BUG:|WARNING:|Oops|Kernel panic|Call Trace'
 case "$job" in
-test) show='^(\[ *[0-9.]+\] *)?(    )*(not )?ok [0-9]|^HMM-|BUG:|WARNING:|Oops|Kernel panic' ;;
-*)    show='' ;;
+test) show() { awk -v splat="$splat" '/^HMM-SELFTESTS-BEGIN/ {copy=1} /^HMM-SELFTESTS-END/ {copy=0; next}
+		!copy && (/^(\[ *[0-9.]+\] *)?(not )?ok [0-9]/ || /^HMM-/ || $0 ~ splat) {print; fflush()}'; } ;;
+*)    show() { awk -v splat="$splat" '/^HMM-JOB-BEGIN/ {on=1}
+		on && !/^\[ *[0-9]+\.[0-9]+\]/ || $0 ~ splat {print; fflush()}'; } ;;
 esac
 
 set +e
 timeout --foreground -k 10 "$timeout" "${qemu[@]}" </dev/null 2>&1 |
-	tr -d '\r' | tee "$log" | { if [ -n "$show" ]; then grep --line-buffered -E "$show"; else cat; fi; }
+	tr -d '\r' | tee "$log" | show
 rc=${PIPESTATUS[0]}
 set -e
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then

@@ -27,20 +27,42 @@
 
 static long page_size;
 
-static const char *state_name(unsigned char s)
+/* Decode one snapshot byte: a memory kind plus access and mapping-size bits. */
+static void describe(unsigned char s, char *out, size_t len)
 {
-	switch (s) {
-	case HMM_DMIRROR_PROT_ERROR:			return "error";
-	case HMM_DMIRROR_PROT_NONE:			return "not present";
-	case HMM_DMIRROR_PROT_READ:			return "system RAM, read-only";
-	case HMM_DMIRROR_PROT_WRITE:			return "system RAM, writable";
-	case HMM_DMIRROR_PROT_ZERO | HMM_DMIRROR_PROT_READ: return "shared zero page";
-	case HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL:	return "device-private, this device";
-	case HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE:	return "device-private, another device";
-	case HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL:	return "device-coherent, this device";
-	case HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE:	return "device-coherent, another device";
+	const char *kind;
+
+	if (s == HMM_DMIRROR_PROT_ERROR) {
+		snprintf(out, len, "error");
+		return;
 	}
-	return "other";
+	switch (s & 0xf0) {
+	case 0:
+		kind = s & 0x0f ? "system RAM" : "not present";
+		break;
+	case HMM_DMIRROR_PROT_ZERO:
+		kind = "shared zero page";
+		break;
+	case HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL:
+		kind = "device-private, this device";
+		break;
+	case HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE:
+		kind = "device-private, another device";
+		break;
+	case HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL:
+		kind = "device-coherent, this device";
+		break;
+	case HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE:
+		kind = "device-coherent, another device";
+		break;
+	default:
+		kind = "unknown";
+	}
+	snprintf(out, len, "%s%s%s%s", kind,
+		 s & HMM_DMIRROR_PROT_WRITE ? ", writable" :
+		 s & HMM_DMIRROR_PROT_READ ? ", read-only" : "",
+		 s & HMM_DMIRROR_PROT_PMD ? ", PMD-mapped" : "",
+		 s & HMM_DMIRROR_PROT_PUD ? ", PUD-mapped" : "");
 }
 
 static int dmirror(int fd, unsigned long req, void *addr, void *out,
@@ -59,7 +81,7 @@ static int snapshot(int fd, const char *who, void *buf)
 {
 	unsigned char states[NPAGES];
 	struct hmm_dmirror_cmd cmd;
-	int i, ret;
+	int i, j, ret;
 
 	ret = dmirror(fd, HMM_DMIRROR_SNAPSHOT, buf, states, &cmd);
 	if (ret) {
@@ -67,11 +89,16 @@ static int snapshot(int fd, const char *who, void *buf)
 		return ret;
 	}
 	printf("   %s sees:", who);
-	for (i = 0; i < NPAGES; i++) {
-		if (i == 0 || states[i] != states[i - 1])
-			printf("%s page %d%s: %s", i ? "," : "", i,
-			       i + 1 < NPAGES && states[i + 1] == states[i] ? "+" : "",
-			       state_name(states[i]));
+	for (i = 0; i < NPAGES; i = j) {
+		char what[96];
+
+		for (j = i + 1; j < NPAGES && states[j] == states[i]; j++)
+			;
+		describe(states[i], what, sizeof(what));
+		if (j - i > 1)
+			printf("%s pages %d-%d: %s", i ? ";" : "", i, j - 1, what);
+		else
+			printf("%s page %d: %s", i ? ";" : "", i, what);
 	}
 	printf("\n");
 	return 0;
@@ -120,7 +147,7 @@ int main(void)
 	bad |= check("device read the CPU's bytes", !ret && !memcmp(buf, mirror, size));
 
 	printf("\n4. migrate the buffer into device 0's private memory\n");
-	ret = dmirror(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, buf, NULL, &cmd);
+	ret = dmirror(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, buf, mirror, &cmd);
 	printf("   HMM_DMIRROR_MIGRATE_TO_DEV: %s, %llu pages moved\n",
 	       ret ? strerror(-ret) : "ok", cmd.cpages);
 	bad |= check("all pages moved", !ret && cmd.cpages == NPAGES);
