@@ -535,6 +535,49 @@ static void hmm_test_per_entry_write_populated(struct kunit *test)
 }
 
 /*
+ * Only what is asked for is faulted: neighbours of requested entries,
+ * whether in a hole or already mapped to the zero page, stay as they were.
+ * Faulting them too would allocate and copy memory nobody wanted.
+ */
+static void hmm_test_unrequested_untouched(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i, *in;
+
+	addr = hmmt_setup(ctx, 18, PROT_READ | PROT_WRITE);
+	in = kunit_kcalloc(test, 9, sizeof(*in), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, in);
+	for (i = 1; i < 9; i += 3)
+		in[i] = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+
+	/* In a hole: only entries 1, 4 and 7 get pages. */
+	hmmt_range_init(ctx, &range, addr, 9, 0,
+			HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
+	for (i = 0; i < 9; i++) {
+		if (i % 3 == 1)
+			hmmt_expect_private_page(test, range.hmm_pfns[i]);
+		else
+			hmmt_expect_unpopulated(test, range.hmm_pfns[i]);
+	}
+
+	/* Over the zero page: only entries 1, 4 and 7 get copied. */
+	hmmt_range_init(ctx, &range, addr + 9 * PAGE_SIZE, 9,
+			HMM_PFN_REQ_FAULT, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	range.pfn_flags_mask = HMM_PFN_REQ_WRITE;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
+	for (i = 0; i < 9; i++) {
+		if (i % 3 == 1)
+			hmmt_expect_private_page(test, range.hmm_pfns[i]);
+		else
+			hmmt_expect_zero_page(test, range.hmm_pfns[i]);
+	}
+	hmmt_expect_truthful(ctx, &range);
+}
+
+/*
  * A write request on a page mapped read-only to the zero page must break
  * the sharing: the CPU copy-on-write invalidates the range, the mirror loop
  * retries and ends with a private writable page.
@@ -832,6 +875,63 @@ static void hmm_test_io_pfnmap(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
 }
 
+static atomic_t hmmt_lying_faults;
+
+/* Claims success without ever installing a PTE. */
+static vm_fault_t hmmt_lying_fault(struct vm_fault *vmf)
+{
+	atomic_inc(&hmmt_lying_faults);
+	return VM_FAULT_NOPAGE;
+}
+
+static const struct vm_operations_struct hmmt_lying_vm_ops = {
+	.fault = hmmt_lying_fault,
+};
+
+static void hmmt_set_vm_ops(struct hmmt_ctx *ctx, unsigned long addr,
+			    const struct vm_operations_struct *ops)
+{
+	struct vm_area_struct *vma;
+
+	mmap_write_lock(ctx->mm);
+	vma = vma_lookup(ctx->mm, addr);
+	if (vma)
+		vma->vm_ops = ops;
+	mmap_write_unlock(ctx->mm);
+	KUNIT_ASSERT_NOT_NULL(ctx->test, vma);
+}
+
+/*
+ * A fault handler that keeps answering "done" without mapping anything
+ * must not keep hmm_range_fault() spinning with the mmap lock held: the
+ * request cannot be satisfied, so it fails with -EFAULT after a bounded
+ * number of attempts.
+ */
+static void hmm_test_fault_without_progress(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr;
+	int calls;
+
+	addr = hmmt_setup(ctx, 4, PROT_READ | PROT_WRITE);
+	hmmt_set_vm_ops(ctx, addr, &hmmt_lying_vm_ops);
+	atomic_set(&hmmt_lying_faults, 0);
+
+	hmmt_range_init(ctx, &range, addr, 4, HMM_PFN_REQ_FAULT, 0);
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EFAULT);
+	calls = atomic_read(&hmmt_lying_faults);
+	KUNIT_EXPECT_GT(test, calls, 0);
+	KUNIT_EXPECT_LT(test, calls, 1000);
+
+	/* Nothing was asked for: a plain report of an empty range. */
+	range.default_flags = 0;
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	hmmt_expect_unpopulated(test, range.hmm_pfns[0]);
+
+	hmmt_set_vm_ops(ctx, addr, NULL);
+}
+
 static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_snapshot),
 	KUNIT_CASE(hmm_test_default_read_fault),
@@ -840,6 +940,7 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_per_entry_fault_populated),
 	KUNIT_CASE(hmm_test_per_entry_write),
 	KUNIT_CASE(hmm_test_per_entry_write_populated),
+	KUNIT_CASE(hmm_test_unrequested_untouched),
 	KUNIT_CASE(hmm_test_write_breaks_zero_page),
 	KUNIT_CASE(hmm_test_no_vma),
 	KUNIT_CASE(hmm_test_hole_between_vmas),
@@ -849,6 +950,7 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_busy_after_munmap),
 	KUNIT_CASE(hmm_test_thp_map_order),
 	KUNIT_CASE(hmm_test_io_pfnmap),
+	KUNIT_CASE(hmm_test_fault_without_progress),
 	{}
 };
 

@@ -1,0 +1,620 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * hmm_range_fault(): report, and fault in where the caller asks for it, the
+ * CPU mapping of every page in a range of a process, so that a device can
+ * mirror it in its own page tables.
+ *
+ * A call is a series of passes of walk_page_range() over the part of the
+ * range that has no output yet.  A pass writes output entries in address
+ * order and stops at the first page that needs handle_mm_fault() (or is
+ * being migrated).  Input requests above that point are left untouched,
+ * the faults are taken with no page table lock held, and the next pass
+ * resumes at the first address without output.
+ *
+ * Before every pass the interval notifier sequence is checked: once
+ * anything has changed the CPU page tables of the range since the caller's
+ * mmu_interval_read_begin(), including a copy-on-write done by one of our
+ * own faults, the result could be stale and the call ends with -EBUSY.
+ */
+#include <linux/export.h>
+#include <linux/hmm.h>
+#include <linux/huge_mm.h>
+#include <linux/hugetlb.h>
+#include <linux/memremap.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/pagewalk.h>
+#include <linux/sched.h>
+#include <linux/swapops.h>
+
+/* A walk callback returns this to end the pass and ask for another one. */
+#define HMM_PASS_AGAIN		1
+
+/*
+ * Consecutive passes allowed to stop at the same address.  Legitimate
+ * sequences (fault a hole, then upgrade the huge page it got, then its
+ * split PTEs) need a handful; a fault handler that reports success but
+ * never maps anything would otherwise keep us looping with the mmap lock
+ * held.
+ */
+#define HMM_MAX_STALLS		32
+
+/* What one entry needs from handle_mm_fault(). */
+#define HMM_NEED_FAULT		BIT(0)
+#define HMM_NEED_WRITE		BIT(1)
+#define HMM_NEED_ALL		(HMM_NEED_FAULT | HMM_NEED_WRITE)
+
+/* Verdicts of hmm_decode_pte() besides a negative errno. */
+enum hmm_pte_verdict {
+	HMM_PTE_REPORT,		/* output is ready */
+	HMM_PTE_FAULT,		/* fault first */
+	HMM_PTE_WAIT,		/* wait for a migration first */
+};
+
+struct hmm_pass {
+	struct hmm_range *range;
+	/* First address without output: where the next pass starts. */
+	unsigned long next;
+};
+
+static unsigned long *hmm_entry(const struct hmm_range *range,
+				unsigned long addr)
+{
+	return &range->hmm_pfns[(addr - range->start) >> PAGE_SHIFT];
+}
+
+static unsigned long hmm_order_bits(unsigned int order)
+{
+	return (unsigned long)order << HMM_PFN_ORDER_SHIFT;
+}
+
+/*
+ * What has to be faulted for one entry whose input is @in, when the CPU
+ * mapping already grants @have (HMM_PFN_VALID, possibly HMM_PFN_WRITE).
+ * Only the request bits let through by pfn_flags_mask count, on top of
+ * default_flags; a write request without a fault request means nothing.
+ */
+static unsigned int hmm_entry_need(const struct hmm_range *range,
+				   unsigned long in, unsigned long have)
+{
+	unsigned long req = (in & range->pfn_flags_mask) | range->default_flags;
+
+	if (!(req & HMM_PFN_REQ_FAULT))
+		return 0;
+	if (req & HMM_PFN_REQ_WRITE)
+		return (have & HMM_PFN_WRITE) ? 0 : HMM_NEED_ALL;
+	return (have & HMM_PFN_VALID) ? 0 : HMM_NEED_FAULT;
+}
+
+/* The needs of all entries of [addr, end) when they share @have. */
+static unsigned int hmm_span_need(const struct hmm_range *range,
+				  unsigned long addr, unsigned long end,
+				  unsigned long have)
+{
+	const unsigned long *in;
+	unsigned int need = 0;
+
+	/* With a zero mask the input array plays no part at all. */
+	if (!range->pfn_flags_mask)
+		return hmm_entry_need(range, 0, have);
+
+	in = hmm_entry(range, addr);
+	for (; addr < end && need != HMM_NEED_ALL; addr += PAGE_SIZE)
+		need |= hmm_entry_need(range, *in++, have);
+	return need;
+}
+
+static void hmm_fill(struct hmm_range *range, unsigned long addr,
+		     unsigned long end, unsigned long val)
+{
+	unsigned long *out = hmm_entry(range, addr);
+
+	for (; addr < end; addr += PAGE_SIZE)
+		*out++ = val;
+}
+
+/* Output consecutive pfns from @pfn on, each with @flags. */
+static void hmm_fill_pfns(struct hmm_range *range, unsigned long addr,
+			  unsigned long end, unsigned long pfn,
+			  unsigned long flags)
+{
+	unsigned long *out = hmm_entry(range, addr);
+
+	for (; addr < end; addr += PAGE_SIZE)
+		*out++ = pfn++ | flags;
+}
+
+static int hmm_fault_page(struct vm_area_struct *vma, unsigned long addr,
+			  unsigned int need)
+{
+	unsigned int flags = FAULT_FLAG_REMOTE;
+
+	if (need & HMM_NEED_WRITE) {
+		/*
+		 * The fault handler would refuse as well, but the caller
+		 * must be able to tell a permission problem from a hole.
+		 */
+		if (!(vma->vm_flags & VM_WRITE))
+			return -EPERM;
+		flags |= FAULT_FLAG_WRITE;
+	}
+	if (handle_mm_fault(vma, addr, flags, NULL) & VM_FAULT_ERROR)
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * Fault the pages of [start, end), all currently granting @have, that need
+ * it.  A single huge mapping is fixed up by its first fault, so @all is
+ * false there and the next pass looks at the result.  Nothing of the span
+ * has output yet, so the next pass starts at @start.
+ */
+static int hmm_fault_span(struct mm_walk *walk, unsigned long start,
+			  unsigned long end, unsigned long have, bool all)
+{
+	struct hmm_pass *pass = walk->private;
+	struct hmm_range *range = pass->range;
+	unsigned long addr;
+	unsigned int need;
+	int ret;
+
+	for (addr = start; addr < end; addr += PAGE_SIZE) {
+		need = hmm_entry_need(range, *hmm_entry(range, addr), have);
+		if (!need)
+			continue;
+		ret = hmm_fault_page(walk->vma, addr, need);
+		if (ret)
+			return ret;
+		if (!all)
+			break;
+	}
+	pass->next = start;
+	return HMM_PASS_AGAIN;
+}
+
+/*
+ * [start, end) can never be mirrored: fail if any entry insists on a
+ * fault, report it as an error otherwise.
+ */
+static int hmm_unmirrorable_span(struct hmm_range *range, unsigned long start,
+				 unsigned long end)
+{
+	if (hmm_span_need(range, start, end, 0))
+		return -EFAULT;
+	hmm_fill(range, start, end, HMM_PFN_ERROR);
+	return 0;
+}
+
+/* Ranges without page tables, inside a VMA or not. */
+static int hmm_walk_hole(unsigned long start, unsigned long end,
+			 __always_unused int depth, struct mm_walk *walk)
+{
+	struct hmm_pass *pass = walk->private;
+	struct hmm_range *range = pass->range;
+
+	if (!walk->vma)
+		return hmm_unmirrorable_span(range, start, end);
+	/*
+	 * One fault maps a whole hugetlb page, so fault one at a time there;
+	 * elsewhere each page needs its own fault and all are taken now.
+	 */
+	if (hmm_span_need(range, start, end, 0))
+		return hmm_fault_span(walk, start, end, 0,
+				      !is_vm_hugetlb_page(walk->vma));
+	hmm_fill(range, start, end, 0);
+	return 0;
+}
+
+static int hmm_unmirrorable_pte(const struct hmm_range *range,
+				unsigned long in, unsigned long *out)
+{
+	if (hmm_entry_need(range, in, 0))
+		return -EFAULT;
+	*out = HMM_PFN_ERROR;
+	return HMM_PTE_REPORT;
+}
+
+/*
+ * A non-present, non-empty PTE.  Sets *@val to the output and returns
+ * HMM_PTE_REPORT, or returns HMM_PTE_WAIT or an error.  Entries the CPU
+ * would fault back in (swap, device exclusive, another owner's device
+ * private memory) keep *@val at 0 so the caller treats them as absent.
+ */
+static int hmm_decode_swap_pte(const struct hmm_range *range, unsigned long in,
+			       pte_t pte, unsigned long *val)
+{
+	swp_entry_t entry = pte_to_swp_entry(pte);
+	struct page *page;
+
+	if (!non_swap_entry(entry) || is_device_exclusive_entry(entry))
+		return HMM_PTE_REPORT;
+
+	if (is_device_private_entry(entry)) {
+		page = pfn_swap_entry_to_page(entry);
+		/* Another device's memory: a CPU fault migrates it back. */
+		if (page->pgmap->owner != range->dev_private_owner)
+			return HMM_PTE_REPORT;
+		*val = page_to_pfn(page) | HMM_PFN_VALID;
+		if (is_writable_device_private_entry(entry))
+			*val |= HMM_PFN_WRITE;
+		return HMM_PTE_REPORT;
+	}
+
+	if (is_migration_entry(entry))
+		return hmm_entry_need(range, in, 0) ? HMM_PTE_WAIT :
+						      HMM_PTE_REPORT;
+
+	/* Poisoned memory and anything else no fault can repair. */
+	return hmm_unmirrorable_pte(range, in, val);
+}
+
+/*
+ * Decide what to do with one PTE whose entry has input @in.  Returns a
+ * negative errno, HMM_PTE_REPORT with the output in *@out, HMM_PTE_FAULT
+ * with what is missing in *@need, or HMM_PTE_WAIT.
+ */
+static int hmm_decode_pte(const struct hmm_range *range, unsigned long in,
+			  pte_t pte, unsigned long *out, unsigned int *need)
+{
+	unsigned long val = 0;
+	int ret;
+
+	if (pte_present(pte)) {
+		unsigned long pfn = pte_pfn(pte);
+
+		/* Special pages have no struct page a device could use. */
+		if (pte_special(pte) && !is_zero_pfn(pfn))
+			return hmm_unmirrorable_pte(range, in, out);
+		val = pfn | HMM_PFN_VALID;
+		if (pte_write(pte))
+			val |= HMM_PFN_WRITE;
+	} else if (!pte_none_mostly(pte)) {
+		ret = hmm_decode_swap_pte(range, in, pte, &val);
+		if (ret != HMM_PTE_REPORT || val == HMM_PFN_ERROR) {
+			*out = val;
+			return ret;
+		}
+	}
+
+	*need = hmm_entry_need(range, in, val & (HMM_PFN_VALID | HMM_PFN_WRITE));
+	if (*need)
+		return HMM_PTE_FAULT;
+	*out = val;
+	return HMM_PTE_REPORT;
+}
+
+/*
+ * The PTEs of one page table.  Output is written up to the first entry
+ * that needs a fault; the rest of the table is still scanned so that all
+ * of its faults are taken in one go once the lock is dropped.
+ */
+static int hmm_walk_ptes(struct mm_walk *walk, pmd_t *pmdp,
+			 unsigned long start, unsigned long end)
+{
+	struct hmm_pass *pass = walk->private;
+	struct hmm_range *range = pass->range;
+	DECLARE_BITMAP(fault, PTRS_PER_PTE);
+	DECLARE_BITMAP(write, PTRS_PER_PTE);
+	unsigned long addr, stop = end, out, *entry;
+	unsigned int i, nr = 0, need;
+	bool wait = false;
+	spinlock_t *ptl;	/* page table lock of the entry */
+	pte_t *ptep;
+	int ret = 0;
+
+	ptep = pte_offset_map_lock(walk->mm, pmdp, start, &ptl);
+	for (addr = start, i = 0; addr < end; addr += PAGE_SIZE, i++) {
+		entry = hmm_entry(range, addr);
+		ret = hmm_decode_pte(range, *entry, ptep_get(ptep + i), &out,
+				     &need);
+		if (ret < 0)
+			break;
+		if (ret == HMM_PTE_WAIT) {
+			/* Faults already planned go first. */
+			wait = !nr;
+			if (wait)
+				stop = addr;
+			break;
+		}
+		if (ret == HMM_PTE_FAULT) {
+			if (!nr++) {
+				stop = addr;
+				bitmap_zero(fault, PTRS_PER_PTE);
+				bitmap_zero(write, PTRS_PER_PTE);
+			}
+			__set_bit(i, fault);
+			if (need & HMM_NEED_WRITE)
+				__set_bit(i, write);
+			continue;
+		}
+		/*
+		 * Past the first fault nothing may be written: the next pass
+		 * reads these entries as requests again.
+		 */
+		if (!nr)
+			*entry = out;
+	}
+	pte_unmap_unlock(ptep, ptl);
+	if (ret < 0)
+		return ret;
+
+	if (wait) {
+		migration_entry_wait(walk->mm, pmdp, stop);
+		pass->next = stop;
+		return HMM_PASS_AGAIN;
+	}
+	if (!nr)
+		return 0;
+
+	for_each_set_bit(i, fault, PTRS_PER_PTE) {
+		need = HMM_NEED_FAULT;
+		if (test_bit(i, write))
+			need |= HMM_NEED_WRITE;
+		ret = hmm_fault_page(walk->vma, start + i * PAGE_SIZE, need);
+		if (ret)
+			return ret;
+	}
+	pass->next = stop;
+	return HMM_PASS_AGAIN;
+}
+
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+/* A PMD mapping a huge page: reported as one unit, never split here. */
+static int hmm_walk_huge_pmd(struct mm_walk *walk, pmd_t *pmdp,
+			     unsigned long start, unsigned long end)
+{
+	struct hmm_pass *pass = walk->private;
+	struct hmm_range *range = pass->range;
+	unsigned long have, pfn;
+	spinlock_t *ptl;	/* page table lock of the entry */
+	pmd_t pmd;
+
+	ptl = pmd_lock(walk->mm, pmdp);
+	pmd = *pmdp;
+	if (!pmd_present(pmd) || !(pmd_trans_huge(pmd) || pmd_devmap(pmd))) {
+		/* Split or zapped since we looked: look again. */
+		spin_unlock(ptl);
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
+
+	have = HMM_PFN_VALID;
+	if (pmd_write(pmd))
+		have |= HMM_PFN_WRITE;
+	if (hmm_span_need(range, start, end, have)) {
+		spin_unlock(ptl);
+		return hmm_fault_span(walk, start, end, have, false);
+	}
+
+	pfn = pmd_pfn(pmd) + ((start & ~PMD_MASK) >> PAGE_SHIFT);
+	hmm_fill_pfns(range, start, end, pfn,
+		      have | hmm_order_bits(PMD_SHIFT - PAGE_SHIFT));
+	spin_unlock(ptl);
+	return 0;
+}
+#else
+static int hmm_walk_huge_pmd(struct mm_walk *walk, pmd_t *pmdp,
+			     unsigned long start, unsigned long end)
+{
+	struct hmm_pass *pass = walk->private;
+
+	/* Cannot happen without THP; never report garbage as a page. */
+	return hmm_unmirrorable_span(pass->range, start, end);
+}
+#endif
+
+static int hmm_walk_pmd(pmd_t *pmdp, unsigned long start, unsigned long end,
+			struct mm_walk *walk)
+{
+	struct hmm_pass *pass = walk->private;
+	struct hmm_range *range = pass->range;
+	pmd_t pmd = pmd_read_atomic(pmdp);
+
+	/* PTE tables are walked here; the generic walker must not split. */
+	walk->action = ACTION_CONTINUE;
+
+	if (pmd_none(pmd))
+		return hmm_walk_hole(start, end, -1, walk);
+
+	if (is_pmd_migration_entry(pmd)) {
+		if (!hmm_span_need(range, start, end, 0)) {
+			hmm_fill(range, start, end, 0);
+			return 0;
+		}
+		pmd_migration_entry_wait(walk->mm, pmdp);
+		pass->next = start;
+		return HMM_PASS_AGAIN;
+	}
+	if (!pmd_present(pmd))
+		return hmm_unmirrorable_span(range, start, end);
+
+	if (pmd_trans_huge(pmd) || pmd_devmap(pmd))
+		return hmm_walk_huge_pmd(walk, pmdp, start, end);
+
+	/*
+	 * Under the mmap read lock a table cannot turn into a huge PMD, but
+	 * a PMD that was huge or empty a moment ago may just have become
+	 * one; in that case look at it again.
+	 */
+	if (pmd_trans_unstable(pmdp)) {
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
+	return hmm_walk_ptes(walk, pmdp, start, end);
+}
+
+#ifdef CONFIG_HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD
+/* A PUD mapping a huge page (device DAX): one unit, like a huge PMD. */
+static int hmm_walk_pud(pud_t *pudp, unsigned long start, unsigned long end,
+			struct mm_walk *walk)
+{
+	struct hmm_pass *pass = walk->private;
+	struct hmm_range *range = pass->range;
+	unsigned long have, pfn;
+	spinlock_t *ptl;	/* page table lock of the entry */
+	pud_t pud;
+
+	pud = READ_ONCE(*pudp);
+	if (pud_none(pud) || (pud_present(pud) && !pud_leaf(pud)))
+		return 0;	/* the walker handles holes and tables */
+
+	ptl = pud_lock(walk->mm, pudp);
+	pud = *pudp;
+	if (pud_none(pud) || (pud_present(pud) && !pud_leaf(pud))) {
+		spin_unlock(ptl);
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
+	walk->action = ACTION_CONTINUE;
+	if (!pud_present(pud)) {
+		spin_unlock(ptl);
+		return hmm_unmirrorable_span(range, start, end);
+	}
+
+	have = HMM_PFN_VALID;
+	if (pud_write(pud))
+		have |= HMM_PFN_WRITE;
+	if (hmm_span_need(range, start, end, have)) {
+		spin_unlock(ptl);
+		return hmm_fault_span(walk, start, end, have, false);
+	}
+
+	pfn = pud_pfn(pud) + ((start & ~PUD_MASK) >> PAGE_SHIFT);
+	hmm_fill_pfns(range, start, end, pfn,
+		      have | hmm_order_bits(PUD_SHIFT - PAGE_SHIFT));
+	spin_unlock(ptl);
+	return 0;
+}
+#else
+#define hmm_walk_pud	NULL
+#endif
+
+#ifdef CONFIG_HUGETLB_PAGE
+/* One hugetlb page (or the part of it inside the range). */
+static int hmm_walk_hugetlb(pte_t *ptep, unsigned long hmask,
+			    unsigned long start, unsigned long end,
+			    struct mm_walk *walk)
+{
+	struct hmm_pass *pass = walk->private;
+	struct hmm_range *range = pass->range;
+	struct hstate *h = hstate_vma(walk->vma);
+	unsigned long have = 0, pfn = 0;
+	spinlock_t *ptl;	/* page table lock of the entry */
+	pte_t pte;
+
+	ptl = huge_pte_lock(h, walk->mm, ptep);
+	pte = huge_ptep_get(ptep);
+	/*
+	 * Anything not present (none, swap, migration, poison) is absent
+	 * for the mirror; hugetlb_fault() knows how to wait or fail.
+	 */
+	if (pte_present(pte)) {
+		have = HMM_PFN_VALID;
+		if (huge_pte_write(pte))
+			have |= HMM_PFN_WRITE;
+		pfn = pte_pfn(pte) + ((start & ~hmask) >> PAGE_SHIFT);
+	}
+	if (hmm_span_need(range, start, end, have)) {
+		spin_unlock(ptl);
+		return hmm_fault_span(walk, start, end, have, false);
+	}
+
+	if (have)
+		hmm_fill_pfns(range, start, end, pfn,
+			      have | hmm_order_bits(huge_page_order(h)));
+	else
+		hmm_fill(range, start, end, 0);
+	spin_unlock(ptl);
+	return 0;
+}
+#else
+#define hmm_walk_hugetlb	NULL
+#endif
+
+/*
+ * VMAs without struct pages behind them (VM_IO, VM_PFNMAP) and VMAs the
+ * process may not even read are never walked.
+ */
+static int hmm_walk_test(unsigned long start, unsigned long end,
+			 struct mm_walk *walk)
+{
+	struct hmm_pass *pass = walk->private;
+	struct vm_area_struct *vma = walk->vma;
+	int ret;
+
+	if ((vma->vm_flags & VM_READ) &&
+	    !(vma->vm_flags & (VM_IO | VM_PFNMAP)))
+		return 0;
+
+	ret = hmm_unmirrorable_span(pass->range, start, end);
+	/* 1 tells the walker to go on with the next VMA. */
+	return ret ? ret : 1;
+}
+
+static const struct mm_walk_ops hmm_walk_ops = {
+	.pud_entry	= hmm_walk_pud,
+	.pmd_entry	= hmm_walk_pmd,
+	.pte_hole	= hmm_walk_hole,
+	.hugetlb_entry	= hmm_walk_hugetlb,
+	.test_walk	= hmm_walk_test,
+};
+
+/**
+ * hmm_range_fault() - report the CPU mapping of a range, faulting as asked
+ * @range: the range, its request flags and the output array
+ *
+ * Fills @range->hmm_pfns with one entry per page of [@range->start,
+ * @range->end): the pfn and HMM_PFN_VALID/HMM_PFN_WRITE for pages the CPU
+ * maps, 0 for pages it does not map, HMM_PFN_ERROR where nothing can ever
+ * be mirrored.  Pages whose request (the entry's input masked with
+ * @range->pfn_flags_mask, plus @range->default_flags) asks for more than
+ * the CPU mapping grants are faulted in first.
+ *
+ * The caller holds the mmap lock of @range->notifier->mm for read and
+ * took @range->notifier_seq from mmu_interval_read_begin().  The result is
+ * only usable if mmu_interval_read_retry() then confirms, under the lock
+ * the driver's invalidate callback takes, that nothing changed since.
+ *
+ * Context: may sleep; mmap read lock held.
+ *
+ * Return: 0 when every entry is filled in, or
+ * -EBUSY if the range was invalidated, the caller should start over;
+ * -EFAULT if a requested fault cannot be satisfied (no VMA, no read
+ * permission, IO or pfn mapping, poisoned page, fault failure, or faults
+ * that keep succeeding without mapping what was asked for);
+ * -EPERM if write access was requested on a VMA without write permission;
+ * -EINVAL if the range is empty.
+ */
+int hmm_range_fault(struct hmm_range *range)
+{
+	struct mm_struct *mm = range->notifier->mm;
+	struct hmm_pass pass = {
+		.range = range,
+		.next = range->start,
+	};
+	unsigned long last_stop = range->start;
+	unsigned int stalls = 0;
+	int ret;
+
+	mmap_assert_locked(mm);
+
+	for (;;) {
+		/* Anything reported from here on might already be stale. */
+		if (mmu_interval_check_retry(range->notifier,
+					     range->notifier_seq))
+			return -EBUSY;
+		ret = walk_page_range(mm, pass.next, range->end, &hmm_walk_ops,
+				      &pass);
+		if (ret != HMM_PASS_AGAIN)
+			return ret;
+
+		if (pass.next != last_stop) {
+			last_stop = pass.next;
+			stalls = 0;
+		} else if (++stalls > HMM_MAX_STALLS) {
+			return -EFAULT;
+		}
+		cond_resched();
+	}
+}
+EXPORT_SYMBOL(hmm_range_fault);
