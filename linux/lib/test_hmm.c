@@ -1132,12 +1132,12 @@ static int dmirror_run(struct dmirror *dm, struct dmirror_scratch *s,
 	u64 size;
 	int ret;
 
-	if (op == HMM_DMIRROR_RELEASE)
-		return dmirror_release_memory(dm->mdev, s, false);
-
+	/* RELEASE frees the whole device, but its range is checked all the same. */
 	ret = dmirror_check_range(cmd);
 	if (ret)
 		return ret;
+	if (op == HMM_DMIRROR_RELEASE)
+		return dmirror_release_memory(dm->mdev, s, false);
 	size = dmirror_buffer_size(op, cmd);
 	if (size && (!cmd->ptr || !access_ok(u64_to_user_ptr(cmd->ptr), size)))
 		return -EFAULT;
@@ -1168,7 +1168,7 @@ static int dmirror_run(struct dmirror *dm, struct dmirror_scratch *s,
 		ret = dmirror_exclusive(dm, s, cmd);
 		break;
 	default:
-		ret = -ENOTTY;
+		ret = -EINVAL;
 		break;
 	}
 	mmput(dm->mm);
@@ -1215,7 +1215,8 @@ static long dmirror_ioctl(struct file *filp, unsigned int op,
 	case HMM_DMIRROR_RELEASE:
 		break;
 	default:
-		return -ENOTTY;
+		/* What 6.1's driver answered, and what its users check for. */
+		return -EINVAL;
 	}
 
 	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
