@@ -6,13 +6,14 @@
 #   make check    sparse (C=2) and checkpatch --strict on everything in linux/
 #   make series   export the overlay and patches as a git format-patch series
 #   make compat   build every in-tree caller of the HMM core against our tree
+#   make bench    HMM performance, ours against the base kernel's (not in test)
 #   make base | tree | kernel | progs | initramfs   the individual steps
 #   make clean    remove build/ (keeps nothing)
 
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all base tree kernel progs initramfs test run shell check series compat clean
+.PHONY: all base tree kernel progs initramfs test run shell check series compat bench clean
 
 all: kernel
 
@@ -48,6 +49,9 @@ series: tree
 
 compat: tree
 	@$(S)/compat.sh
+
+bench:
+	@$(S)/bench.sh
 
 clean:
 	rm -rf build

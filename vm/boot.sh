@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Boot the built kernel and initramfs under QEMU TCG and run one guest job.
-#   vm/boot.sh JOB        JOB is test, run or shell (vm/jobs/JOB.sh)
-# The whole console is kept in build/logs/JOB-<time>.log (build/logs/JOB.log
-# points at the latest). QEMU runs with -no-reboot, so the guest's final
+#   vm/boot.sh JOB        JOB is test, run, shell or bench (vm/jobs/JOB.sh)
+# The whole console is kept in build/logs/NAME-<time>.log (build/logs/NAME.log
+# points at the latest); NAME is HMM_LOGNAME, by default JOB. HMM_KERNEL
+# and HMM_INITRD boot another kernel and initramfs than build/'s. QEMU runs with -no-reboot, so the guest's final
 # `reboot -f` ends it; a watchdog kills a guest that hangs.
 . "$(dirname "$0")/../scripts/common.sh"
 
-job=${1:?usage: vm/boot.sh test|run|shell}
+job=${1:?usage: vm/boot.sh test|run|shell|bench}
+name=${HMM_LOGNAME:-$job}
 timeout=${HMM_VM_TIMEOUT:-1200}
 kernel=${HMM_KERNEL:-$OBJ/arch/x86/boot/bzImage}
 initrd=${HMM_INITRD:-$BUILD/initramfs.cpio.gz}
@@ -24,8 +26,8 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 4G -nographic
       -net none -no-reboot -kernel "$kernel" -initrd "$initrd" -append "$append")
 
 mkdir -p "$LOGS"
-log=$LOGS/$job-$(date +%Y%m%d-%H%M%S).log
-ln -sfn "$(basename "$log")" "$LOGS/$job.log"
+log=$LOGS/$name-$(date +%Y%m%d-%H%M%S).log
+ln -sfn "$(basename "$log")" "$LOGS/$name.log"
 say "booting ($job), console in $log"
 
 if [ "$job" = shell ]; then

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Build build/initramfs.cpio.gz: busybox, the kernel's modules, the test
-# programs and the guest jobs.
+# programs and the guest jobs. Another kernel's initramfs (make bench) names
+# its own pieces:
+#   HMM_MODROOT   installed modules (default build/modroot)
+#   HMM_PROGS     directory of guest programs (default build/progs)
+#   HMM_INITRD    the archive to write (default build/initramfs.cpio.gz)
 . "$(dirname "$0")/../scripts/common.sh"
 take_lock
 
-ROOT=$BUILD/initramfs
+MODROOT=${HMM_MODROOT:-$BUILD/modroot}
+PROGS=${HMM_PROGS:-$BUILD/progs}
+INITRD=${HMM_INITRD:-$BUILD/initramfs.cpio.gz}
+ROOT=${INITRD%.cpio.gz}
 rm -rf "$ROOT"
 mkdir -p "$ROOT"/{bin,sbin,lib,jobs,proc,sys,dev,tmp,mnt}
 cp /bin/busybox "$ROOT/bin/busybox"
 cp "$TOP/vm/init" "$ROOT/init"
 cp "$TOP"/vm/jobs/*.sh "$ROOT/jobs/"
-cp -a "$BUILD/modroot/lib/modules" "$ROOT/lib/"
-cp "$BUILD"/progs/* "$ROOT/bin/"
+cp -a "$MODROOT/lib/modules" "$ROOT/lib/"
+cp "$PROGS"/* "$ROOT/bin/"
 chmod +x "$ROOT/init"
-(cd "$ROOT" && find . | cpio -o -H newc --quiet) | gzip -1 >"$BUILD/initramfs.cpio.gz"
-say "initramfs: $(du -h "$BUILD/initramfs.cpio.gz" | cut -f1)"
+(cd "$ROOT" && find . | cpio -o -H newc --quiet) | gzip -1 >"$INITRD"
+say "initramfs: $INITRD, $(du -h "$INITRD" | cut -f1)"

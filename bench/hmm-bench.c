@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm-bench: the guest side of `make bench`. Sets up each user range, asks
+ * hmm_bench.ko to time the operation in the kernel and prints one line per
+ * benchmark row and size:
+ *
+ *   HMM-BENCH <row> <size> <unit> <warm-up> <rep1> ... <repN>
+ *
+ * <size> is bytes, or the notifier count for the invalidation row. The host
+ * (bench/report.py) takes the median of the repetitions.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hmm_bench_uapi.h"
+
+#define REPS		5
+#define PAGE		4096UL
+#define HUGE		(2UL << 20)
+#define MPROTECT_ITERS	5000
+#define SEQ_ITERS	1000000
+
+static int fd;
+static int failures;
+
+static const unsigned long sizes[] = { 4UL << 20, 64UL << 20, 1UL << 30 };
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static void fail(const char *what, unsigned long size, const char *why)
+{
+	printf("HMM-BENCH-FAIL %s %lu %s\n", what, size, why);
+	fflush(stdout);
+	failures++;
+}
+
+static void emit(const char *row, unsigned long size, const char *unit,
+		 const double *v, int n)
+{
+	int i;
+
+	printf("HMM-BENCH %s %lu %s", row, size, unit);
+	for (i = 0; i < n; i++)
+		printf(" %.3f", v[i]);
+	printf("\n");
+	fflush(stdout);
+}
+
+static int req_ioctl(unsigned long cmd, struct hmm_bench_req *req)
+{
+	int tries;
+
+	/* -EAGAIN: something invalidated the range mid-snapshot; redo it */
+	for (tries = 0; tries < 5; tries++) {
+		if (!ioctl(fd, cmd, req))
+			return 0;
+		if (errno != EAGAIN)
+			return -1;
+	}
+	return -1;
+}
+
+static void *map(unsigned long size, int advice)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (advice >= 0 && madvise(p, size, advice)) {
+		munmap(p, size);
+		return NULL;
+	}
+	return p;
+}
+
+static void fill(char *p, unsigned long size)
+{
+	unsigned long i;
+
+	for (i = 0; i < size; i += PAGE)
+		*(unsigned long *)(p + i) = i ^ 0x5a5a5a5aUL;
+}
+
+static int check_fill(char *p, unsigned long size)
+{
+	unsigned long i;
+
+	for (i = 0; i < size; i += PAGE)
+		if (*(unsigned long *)(p + i) != (i ^ 0x5a5a5a5aUL))
+			return -1;
+	return 0;
+}
+
+/* Rows 1 and 2: snapshot of a populated range, 4 KiB or THP-backed. */
+static void bench_snapshot(const char *row, unsigned long size, int thp)
+{
+	unsigned long npages = size / PAGE, len = size + (thp ? HUGE : 0);
+	struct hmm_bench_req req;
+	double v[REPS + 1];
+	char *raw, *p;
+	int r;
+
+	raw = map(len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	if (!raw)
+		return fail(row, size, "mmap");
+	p = thp ? (char *)(((uintptr_t)raw + HUGE - 1) & ~(HUGE - 1)) : raw;
+	fill(p, size);
+	for (r = 0; r <= REPS; r++) {
+		memset(&req, 0, sizeof(req));
+		req.addr = (uintptr_t)p;
+		req.npages = npages;
+		if (req_ioctl(HMM_BENCH_SNAPSHOT, &req)) {
+			fail(row, size, strerror(errno));
+			goto out;
+		}
+		if (req.count != npages) {
+			fail(row, size, "not every page valid");
+			goto out;
+		}
+		if (thp && req.count2 != npages) {
+			printf("HMM-BENCH-NOTE %s %lu only %llu of %lu pages PMD-mapped\n",
+			       row, size, (unsigned long long)req.count2, npages);
+			fail(row, size, "range not PMD-mapped");
+			goto out;
+		}
+		if (!thp && req.count2) {
+			fail(row, size, "4 KiB range has PMD mappings");
+			goto out;
+		}
+		v[r] = (double)req.ns / npages;
+	}
+	emit(row, size, "ns/page", v, REPS + 1);
+out:
+	munmap(raw, len);
+}
+
+/* Row 3: fault and write-enable an unpopulated range, fresh every time. */
+static void bench_fault(unsigned long size)
+{
+	unsigned long npages = size / PAGE;
+	struct hmm_bench_req req;
+	double v[REPS + 1];
+	char *p;
+	int r;
+
+	for (r = 0; r <= REPS; r++) {
+		p = map(size, MADV_NOHUGEPAGE);
+		if (!p)
+			return fail("fault", size, "mmap");
+		memset(&req, 0, sizeof(req));
+		req.addr = (uintptr_t)p;
+		req.npages = npages;
+		req.flags = HMM_BENCH_FAULT_WRITE;
+		if (req_ioctl(HMM_BENCH_SNAPSHOT, &req) || req.count != npages) {
+			fail("fault", size, "hmm_range_fault failed or pages missing");
+			munmap(p, size);
+			return;
+		}
+		v[r] = (double)req.ns / npages;
+		munmap(p, size);
+	}
+	emit("fault", size, "ns/page", v, REPS + 1);
+}
+
+/* Row 4: to device-private memory and back by CPU fault, µs per MiB. */
+static void bench_migrate(unsigned long size)
+{
+	double to[REPS + 1], back[REPS + 1], sum[REPS + 1];
+	unsigned long npages = size / PAGE;
+	double mib = (double)size / (1 << 20);
+	struct hmm_bench_req req;
+	char *p;
+	int r;
+
+	p = map(size, MADV_NOHUGEPAGE);
+	if (!p)
+		return fail("migrate", size, "mmap");
+	fill(p, size);
+	for (r = 0; r <= REPS; r++) {
+		memset(&req, 0, sizeof(req));
+		req.addr = (uintptr_t)p;
+		req.npages = npages;
+		if (req_ioctl(HMM_BENCH_MIGRATE, &req)) {
+			fail("migrate", size, strerror(errno));
+			goto out;
+		}
+		if (req.count != npages || req.count2 != npages) {
+			printf("HMM-BENCH-NOTE migrate %lu: %llu to device, %llu back of %lu\n",
+			       size, (unsigned long long)req.count,
+			       (unsigned long long)req.count2, npages);
+			fail("migrate", size, "not every page moved");
+			goto out;
+		}
+		if (check_fill(p, size)) {
+			fail("migrate", size, "data changed on the round trip");
+			goto out;
+		}
+		to[r] = req.ns / 1000.0 / mib;
+		back[r] = req.ns2 / 1000.0 / mib;
+		sum[r] = to[r] + back[r];
+	}
+	emit("migrate_to", size, "us/MiB", to, REPS + 1);
+	emit("migrate_back", size, "us/MiB", back, REPS + 1);
+	emit("migrate", size, "us/MiB", sum, REPS + 1);
+out:
+	munmap(p, size);
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/*
+ * Row 5: mprotect() of one populated page, a VMA of its own between two
+ * PROT_NONE guards, with n interval notifiers of which one covers the page.
+ * Timed around the system call in user space.
+ */
+static void bench_invalidate(unsigned long n)
+{
+	struct hmm_bench_req req;
+	double v[REPS + 1], t0;
+	char *g, *p;
+	int r, i;
+
+	g = mmap(NULL, 3 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (g == MAP_FAILED)
+		return fail("invalidate", n, "mmap");
+	p = g + PAGE;
+	if (mprotect(p, PAGE, PROT_READ | PROT_WRITE)) {
+		fail("invalidate", n, "mprotect");
+		goto out;
+	}
+	*p = 1;
+	memset(&req, 0, sizeof(req));
+	req.addr = (uintptr_t)p;
+	req.iters = n;
+	if (req_ioctl(HMM_BENCH_NOTIFIERS, &req)) {
+		fail("invalidate", n, strerror(errno));
+		goto out;
+	}
+	for (r = 0; r <= REPS; r++) {
+		t0 = now_ns();
+		for (i = 0; i < MPROTECT_ITERS; i++) {
+			if (mprotect(p, PAGE, PROT_READ) ||
+			    mprotect(p, PAGE, PROT_READ | PROT_WRITE)) {
+				fail("invalidate", n, "mprotect");
+				goto del;
+			}
+		}
+		v[r] = (now_ns() - t0) / (2.0 * MPROTECT_ITERS);
+	}
+	emit("invalidate", n, "ns/call", v, REPS + 1);
+del:
+	ioctl(fd, HMM_BENCH_NOTIFIERS_DEL);
+out:
+	munmap(g, 3 * PAGE);
+}
+
+/* Row 6: mmu_interval_read_begin() + mmu_interval_read_retry(). */
+static void bench_seq(void)
+{
+	struct hmm_bench_req req;
+	double v[REPS + 1];
+	char *p;
+	int r;
+
+	p = map(PAGE, -1);
+	if (!p)
+		return fail("seq", 0, "mmap");
+	for (r = 0; r <= REPS; r++) {
+		memset(&req, 0, sizeof(req));
+		req.addr = (uintptr_t)p;
+		req.iters = SEQ_ITERS;
+		if (req_ioctl(HMM_BENCH_SEQ, &req) || req.count) {
+			fail("seq", 0, "ioctl failed or a retry was reported");
+			goto out;
+		}
+		v[r] = (double)req.ns / SEQ_ITERS;
+	}
+	emit("seq", 0, "ns/pair", v, REPS + 1);
+out:
+	munmap(p, PAGE);
+}
+
+/* Reference: one u64 read and one written per page, in the kernel. */
+static void bench_mempass(unsigned long size)
+{
+	unsigned long npages = size / PAGE;
+	struct hmm_bench_req req;
+	double v[REPS + 1];
+	int r;
+
+	for (r = 0; r <= REPS; r++) {
+		memset(&req, 0, sizeof(req));
+		req.npages = npages;
+		if (req_ioctl(HMM_BENCH_MEMPASS, &req) || req.count != 1)
+			return fail("mempass", size, "ioctl failed");
+		v[r] = (double)req.ns / npages;
+	}
+	emit("mempass", size, "ns/page", v, REPS + 1);
+}
+
+int main(int argc, char **argv)
+{
+	/* device-private memory the module was loaded with (dmem_mib) */
+	unsigned long dmem = (argc > 1 ? strtoul(argv[1], NULL, 0) : 64) << 20;
+	unsigned int i;
+
+	fd = open("/dev/hmm_bench", O_RDWR);
+	if (fd < 0) {
+		perror("/dev/hmm_bench");
+		return 1;
+	}
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		bench_mempass(sizes[i]);
+		bench_snapshot("snapshot", sizes[i], 0);
+		bench_snapshot("snapshot_thp", sizes[i], 1);
+		bench_fault(sizes[i]);
+		if (sizes[i] <= dmem)
+			bench_migrate(sizes[i]);
+	}
+	bench_invalidate(10);
+	bench_invalidate(1000);
+	bench_invalidate(100000);
+	bench_seq();
+	close(fd);
+	printf("HMM-BENCH-DONE failures=%d\n", failures);
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,654 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_bench - time the HMM core from inside the kernel.
+ *
+ * The same source is built against every kernel under comparison, so all of
+ * them are measured by identical code. Each timed window (ktime_get() on
+ * both sides) holds only the operation being measured; argument checks,
+ * allocations, notifier setup and result checks stay outside it.
+ *
+ * The module owns a small pool of device-private memory (struct pages from
+ * memremap_pages(), the data of each device page kept in a system page), so
+ * migration to a device and back is timed without any other driver.
+ */
+#include <linux/highmem.h>
+#include <linux/hmm.h>
+#include <linux/ioport.h>
+#include <linux/ktime.h>
+#include <linux/memremap.h>
+#include <linux/migrate.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/module.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "hmm_bench_uapi.h"
+
+static unsigned int dmem_mib = 64;
+module_param(dmem_mib, uint, 0444);
+MODULE_PARM_DESC(dmem_mib, "device-private memory to create, in MiB (default 64)");
+
+#define BENCH_MAX_PAGES		(SZ_4G >> PAGE_SHIFT)
+#define BENCH_MAX_NOTIFIERS	1000000UL
+#define BENCH_MAX_ITERS		1000000000ULL
+#define BENCH_MIGRATE_BATCH	512UL
+
+/* Device-private memory: struct pages only, the data lives in @backing. */
+struct bench_dmem {
+	struct dev_pagemap pgmap;
+	struct resource *res;
+	struct page **backing;
+	unsigned long npages;
+	spinlock_t lock;	/* protects @free */
+	struct page *free;	/* linked through zone_device_data */
+	atomic_long_t to_ram;	/* pages migrate_to_ram() brought back */
+};
+
+static struct bench_dmem dmem;
+
+/*
+ * Sequence updates of every notifier the module inserts are made under this
+ * lock, as a driver makes them under its page-table lock.
+ */
+static DEFINE_SPINLOCK(bench_seq_lock);
+
+/* Per open file: the notifiers of the invalidation benchmark. */
+struct bench_file {
+	struct mutex lock;	/* protects @subs and @nsubs */
+	struct mmu_interval_notifier *subs;
+	unsigned long nsubs;
+};
+
+static u64 bench_ns_since(ktime_t start)
+{
+	return ktime_to_ns(ktime_sub(ktime_get(), start));
+}
+
+static bool bench_invalidate(struct mmu_interval_notifier *sub,
+			     const struct mmu_notifier_range *range,
+			     unsigned long cur_seq)
+{
+	spin_lock(&bench_seq_lock);
+	mmu_interval_set_seq(sub, cur_seq);
+	spin_unlock(&bench_seq_lock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops bench_notifier_ops = {
+	.invalidate = bench_invalidate,
+};
+
+/* Checks a user range and returns its end, or 0 when it is not usable. */
+static unsigned long bench_range_end(const struct hmm_bench_req *req)
+{
+	unsigned long end;
+
+	if (!req->addr || !PAGE_ALIGNED(req->addr) || !req->npages ||
+	    req->npages > BENCH_MAX_PAGES)
+		return 0;
+	if (check_add_overflow((unsigned long)req->addr,
+			       (unsigned long)req->npages << PAGE_SHIFT, &end) ||
+	    end > TASK_SIZE)
+		return 0;
+	return end;
+}
+
+static int bench_snapshot(struct hmm_bench_req *req)
+{
+	struct mm_struct *mm = current->mm;
+	struct mmu_interval_notifier *sub;
+	struct hmm_range range = {
+		.start = req->addr,
+		.end = bench_range_end(req),
+		.dev_private_owner = &dmem,
+	};
+	unsigned long i;
+	ktime_t start;
+	bool changed;
+	int ret;
+
+	if (!range.end || (req->flags & ~HMM_BENCH_FAULT_WRITE))
+		return -EINVAL;
+	if (req->flags & HMM_BENCH_FAULT_WRITE)
+		range.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+
+	range.hmm_pfns = kvcalloc(req->npages, sizeof(*range.hmm_pfns), GFP_KERNEL);
+	sub = kzalloc(sizeof(*sub), GFP_KERNEL);
+	if (!range.hmm_pfns || !sub) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = mmu_interval_notifier_insert(sub, mm, range.start,
+					   range.end - range.start,
+					   &bench_notifier_ops);
+	if (ret)
+		goto out;
+	range.notifier = sub;
+	range.notifier_seq = mmu_interval_read_begin(sub);
+
+	mmap_read_lock(mm);
+	start = ktime_get();
+	ret = hmm_range_fault(&range);
+	req->ns = bench_ns_since(start);
+	mmap_read_unlock(mm);
+
+	spin_lock(&bench_seq_lock);
+	changed = mmu_interval_read_retry(sub, range.notifier_seq);
+	spin_unlock(&bench_seq_lock);
+	mmu_interval_notifier_remove(sub);
+	/* a snapshot something else invalidated did not time the pure walk */
+	if (ret == -EBUSY || (!ret && changed)) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	if (ret)
+		goto out;
+
+	req->count = 0;
+	req->count2 = 0;
+	for (i = 0; i < req->npages; i++) {
+		unsigned long pfn = range.hmm_pfns[i];
+
+		if (!(pfn & HMM_PFN_VALID))
+			continue;
+		req->count++;
+		if (hmm_pfn_to_map_order(pfn) == PMD_SHIFT - PAGE_SHIFT)
+			req->count2++;
+	}
+out:
+	kfree(sub);
+	kvfree(range.hmm_pfns);
+	return ret;
+}
+
+static struct page *bench_backing(struct page *dpage)
+{
+	return dmem.backing[page_to_pfn(dpage) - PHYS_PFN(dmem.pgmap.range.start)];
+}
+
+static struct page *bench_dmem_alloc(void)
+{
+	struct page *page;
+
+	spin_lock(&dmem.lock);
+	page = dmem.free;
+	if (page)
+		dmem.free = page->zone_device_data;
+	spin_unlock(&dmem.lock);
+	if (!page)
+		return NULL;
+	page->zone_device_data = NULL;
+	zone_device_page_init(page);
+	return page;
+}
+
+static void bench_page_free(struct page *page)
+{
+	spin_lock(&dmem.lock);
+	page->zone_device_data = dmem.free;
+	dmem.free = page;
+	spin_unlock(&dmem.lock);
+}
+
+/* Moves one device page back to a new system page, as a CPU fault needs. */
+static vm_fault_t bench_migrate_to_ram(struct vm_fault *vmf)
+{
+	unsigned long src = 0, dst = 0;
+	struct migrate_vma args = {
+		.vma = vmf->vma,
+		.start = vmf->address & PAGE_MASK,
+		.end = (vmf->address & PAGE_MASK) + PAGE_SIZE,
+		.src = &src,
+		.dst = &dst,
+		.pgmap_owner = &dmem,
+		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.fault_page = vmf->page,
+	};
+	struct page *spage, *dpage;
+	vm_fault_t ret = 0;
+
+	if (migrate_vma_setup(&args))
+		return VM_FAULT_SIGBUS;
+	if (!args.cpages)
+		return 0;
+	spage = migrate_pfn_to_page(src);
+	if (spage && (src & MIGRATE_PFN_MIGRATE)) {
+		dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vmf->vma, args.start);
+		if (dpage) {
+			lock_page(dpage);
+			copy_highpage(dpage, bench_backing(spage));
+			dst = migrate_pfn(page_to_pfn(dpage));
+			migrate_vma_pages(&args);
+			if (src & MIGRATE_PFN_MIGRATE)
+				atomic_long_inc(&dmem.to_ram);
+		} else {
+			ret = VM_FAULT_OOM;
+		}
+	}
+	migrate_vma_finalize(&args);
+	return ret;
+}
+
+static const struct dev_pagemap_ops bench_pgmap_ops = {
+	.page_free = bench_page_free,
+	.migrate_to_ram = bench_migrate_to_ram,
+};
+
+/* Migrates [start, end) of @vma to device pages; returns the pages moved. */
+static unsigned long bench_migrate_batch(struct vm_area_struct *vma,
+					 unsigned long start, unsigned long end,
+					 unsigned long *src, unsigned long *dst)
+{
+	struct migrate_vma args = {
+		.vma = vma,
+		.start = start,
+		.end = end,
+		.src = src,
+		.dst = dst,
+		.pgmap_owner = &dmem,
+		.flags = MIGRATE_VMA_SELECT_SYSTEM,
+	};
+	unsigned long i, moved = 0;
+
+	if (migrate_vma_setup(&args))
+		return 0;
+	for (i = 0; i < args.npages; i++) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+		struct page *dpage;
+
+		dst[i] = 0;
+		if (!(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		dpage = bench_dmem_alloc();
+		if (!dpage)
+			continue;
+		if (spage)
+			copy_highpage(bench_backing(dpage), spage);
+		else
+			clear_highpage(bench_backing(dpage));
+		dst[i] = migrate_pfn(page_to_pfn(dpage));
+	}
+	migrate_vma_pages(&args);
+	for (i = 0; i < args.npages; i++)
+		if (dst[i] && (src[i] & MIGRATE_PFN_MIGRATE))
+			moved++;
+	migrate_vma_finalize(&args);
+	return moved;
+}
+
+/* Faults every page of [start, end) as a CPU read does; 0 or -EFAULT. */
+static int bench_fault_range(struct vm_area_struct *vma, unsigned long start,
+			     unsigned long end)
+{
+	unsigned long addr;
+
+	for (addr = start; addr < end; addr += PAGE_SIZE)
+		if (handle_mm_fault(vma, addr, 0, NULL) & VM_FAULT_ERROR)
+			return -EFAULT;
+	return 0;
+}
+
+static int bench_migrate(struct hmm_bench_req *req)
+{
+	unsigned long start = req->addr, end = bench_range_end(req), addr;
+	struct mm_struct *mm = current->mm;
+	unsigned long *src, *dst;
+	struct vm_area_struct *vma;
+	ktime_t t0;
+	int ret = 0;
+
+	if (!end || req->flags || req->npages > dmem.npages)
+		return -EINVAL;
+	src = kcalloc(BENCH_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
+	dst = kcalloc(BENCH_MIGRATE_BATCH, sizeof(*dst), GFP_KERNEL);
+	if (!src || !dst) {
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, start);
+	if (!vma || end > vma->vm_end || !vma_is_anonymous(vma)) {
+		mmap_read_unlock(mm);
+		ret = -EINVAL;
+		goto out;
+	}
+	req->count = 0;
+	t0 = ktime_get();
+	for (addr = start; addr < end; addr += BENCH_MIGRATE_BATCH << PAGE_SHIFT)
+		req->count += bench_migrate_batch(vma, addr,
+				min(end, addr + (BENCH_MIGRATE_BATCH << PAGE_SHIFT)),
+				src, dst);
+	req->ns = bench_ns_since(t0);
+	mmap_read_unlock(mm);
+
+	atomic_long_set(&dmem.to_ram, 0);
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, start);
+	if (!vma || end > vma->vm_end) {
+		mmap_read_unlock(mm);
+		ret = -EINVAL;
+		goto out;
+	}
+	t0 = ktime_get();
+	ret = bench_fault_range(vma, start, end);
+	req->ns2 = bench_ns_since(t0);
+	mmap_read_unlock(mm);
+	req->count2 = atomic_long_read(&dmem.to_ram);
+out:
+	kfree(dst);
+	kfree(src);
+	return ret;
+}
+
+static void bench_notifiers_remove(struct bench_file *bf)
+{
+	unsigned long i;
+
+	for (i = 0; i < bf->nsubs; i++)
+		mmu_interval_notifier_remove(&bf->subs[i]);
+	kvfree(bf->subs);
+	bf->subs = NULL;
+	bf->nsubs = 0;
+}
+
+/*
+ * Inserts req->iters notifiers over disjoint one-page ranges: the first over
+ * the page at req->addr, the others over the pages above it, so an
+ * invalidation of that page overlaps exactly one of them.
+ */
+static int bench_notifiers_insert(struct bench_file *bf, struct hmm_bench_req *req)
+{
+	struct hmm_bench_req span = { .addr = req->addr, .npages = req->iters };
+	unsigned long i;
+	int ret = 0;
+
+	if (!req->iters || req->iters > BENCH_MAX_NOTIFIERS || !bench_range_end(&span))
+		return -EINVAL;
+	if (bf->subs)
+		return -EBUSY;
+	bf->subs = kvcalloc(req->iters, sizeof(*bf->subs), GFP_KERNEL);
+	if (!bf->subs)
+		return -ENOMEM;
+	for (i = 0; i < req->iters; i++) {
+		ret = mmu_interval_notifier_insert(&bf->subs[i], current->mm,
+						   req->addr + (i << PAGE_SHIFT),
+						   PAGE_SIZE, &bench_notifier_ops);
+		if (ret)
+			break;
+		bf->nsubs++;
+	}
+	if (ret)
+		bench_notifiers_remove(bf);
+	return ret;
+}
+
+static int bench_seq(struct hmm_bench_req *req)
+{
+	struct mmu_interval_notifier *sub;
+	unsigned long seq;
+	u64 i, retries = 0;
+	ktime_t t0;
+	int ret;
+
+	if (!req->addr || !PAGE_ALIGNED(req->addr) || req->addr >= TASK_SIZE ||
+	    !req->iters || req->iters > BENCH_MAX_ITERS)
+		return -EINVAL;
+	sub = kzalloc(sizeof(*sub), GFP_KERNEL);
+	if (!sub)
+		return -ENOMEM;
+	ret = mmu_interval_notifier_insert(sub, current->mm, req->addr, PAGE_SIZE,
+					   &bench_notifier_ops);
+	if (ret)
+		goto out;
+	t0 = ktime_get();
+	for (i = 0; i < req->iters; i++) {
+		seq = mmu_interval_read_begin(sub);
+		if (mmu_interval_read_retry(sub, seq))
+			retries++;
+	}
+	req->ns = bench_ns_since(t0);
+	req->count = retries;
+	mmu_interval_notifier_remove(sub);
+out:
+	kfree(sub);
+	return ret;
+}
+
+/* The reference: one u64 read and one u64 written per page. */
+static int bench_mempass(struct hmm_bench_req *req)
+{
+	u64 *in, *out, i;
+	ktime_t t0;
+
+	if (!req->npages || req->npages > BENCH_MAX_PAGES)
+		return -EINVAL;
+	in = kvmalloc_array(req->npages, sizeof(*in), GFP_KERNEL);
+	out = kvmalloc_array(req->npages, sizeof(*out), GFP_KERNEL);
+	if (!in || !out) {
+		kvfree(in);
+		kvfree(out);
+		return -ENOMEM;
+	}
+	for (i = 0; i < req->npages; i++) {
+		in[i] = (i << PAGE_SHIFT) | 0x67;
+		out[i] = 0;
+	}
+	t0 = ktime_get();
+	for (i = 0; i < req->npages; i++)
+		WRITE_ONCE(out[i], READ_ONCE(in[i]));
+	req->ns = bench_ns_since(t0);
+	req->count = out[req->npages - 1] == in[req->npages - 1];
+	kvfree(in);
+	kvfree(out);
+	return 0;
+}
+
+static int bench_open(struct inode *inode, struct file *file)
+{
+	struct bench_file *bf = kzalloc(sizeof(*bf), GFP_KERNEL);
+
+	if (!bf)
+		return -ENOMEM;
+	mutex_init(&bf->lock);
+	file->private_data = bf;
+	return 0;
+}
+
+static int bench_release(struct inode *inode, struct file *file)
+{
+	struct bench_file *bf = file->private_data;
+
+	bench_notifiers_remove(bf);
+	mutex_destroy(&bf->lock);
+	kfree(bf);
+	return 0;
+}
+
+static long bench_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct bench_file *bf = file->private_data;
+	void __user *uarg = (void __user *)arg;
+	struct hmm_bench_req req;
+	long ret;
+
+	if (!current->mm)
+		return -EINVAL;
+	if (cmd == HMM_BENCH_NOTIFIERS_DEL) {
+		mutex_lock(&bf->lock);
+		bench_notifiers_remove(bf);
+		mutex_unlock(&bf->lock);
+		return 0;
+	}
+	if (_IOC_SIZE(cmd) != sizeof(req))
+		return -EINVAL;
+	if (copy_from_user(&req, uarg, sizeof(req)))
+		return -EFAULT;
+
+	mutex_lock(&bf->lock);
+	switch (cmd) {
+	case HMM_BENCH_SNAPSHOT:
+		ret = bench_snapshot(&req);
+		break;
+	case HMM_BENCH_MIGRATE:
+		ret = bench_migrate(&req);
+		break;
+	case HMM_BENCH_NOTIFIERS:
+		ret = bench_notifiers_insert(bf, &req);
+		break;
+	case HMM_BENCH_SEQ:
+		ret = bench_seq(&req);
+		break;
+	case HMM_BENCH_MEMPASS:
+		ret = bench_mempass(&req);
+		break;
+	default:
+		ret = -EINVAL;
+		break;
+	}
+	mutex_unlock(&bf->lock);
+
+	if (!ret && copy_to_user(uarg, &req, sizeof(req)))
+		ret = -EFAULT;
+	return ret;
+}
+
+static const struct file_operations bench_fops = {
+	.owner = THIS_MODULE,
+	.open = bench_open,
+	.release = bench_release,
+	.unlocked_ioctl = bench_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice bench_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "hmm_bench",
+	.fops = &bench_fops,
+};
+
+static void bench_backing_free(void)
+{
+	unsigned long i;
+
+	for (i = 0; i < dmem.npages; i++)
+		if (dmem.backing[i])
+			__free_page(dmem.backing[i]);
+	kvfree(dmem.backing);
+	dmem.backing = NULL;
+}
+
+static int bench_dmem_create(void)
+{
+	unsigned long size = (unsigned long)dmem_mib << 20, i, first;
+	void *ptr;
+	int ret;
+
+	if (!dmem_mib || dmem_mib > 4096)
+		return -EINVAL;
+	spin_lock_init(&dmem.lock);
+	dmem.npages = size >> PAGE_SHIFT;
+	dmem.backing = kvcalloc(dmem.npages, sizeof(*dmem.backing), GFP_KERNEL);
+	if (!dmem.backing)
+		return -ENOMEM;
+	for (i = 0; i < dmem.npages; i++) {
+		dmem.backing[i] = alloc_page(GFP_HIGHUSER);
+		if (!dmem.backing[i]) {
+			ret = -ENOMEM;
+			goto free_backing;
+		}
+	}
+
+	dmem.res = request_free_mem_region(&iomem_resource, size, "hmm_bench");
+	if (IS_ERR(dmem.res)) {
+		ret = PTR_ERR(dmem.res);
+		goto free_backing;
+	}
+	dmem.pgmap.type = MEMORY_DEVICE_PRIVATE;
+	dmem.pgmap.range.start = dmem.res->start;
+	dmem.pgmap.range.end = dmem.res->end;
+	dmem.pgmap.nr_range = 1;
+	dmem.pgmap.ops = &bench_pgmap_ops;
+	dmem.pgmap.owner = &dmem;
+	ptr = memremap_pages(&dmem.pgmap, numa_node_id());
+	if (IS_ERR(ptr)) {
+		ret = PTR_ERR(ptr);
+		goto release;
+	}
+
+	/* lowest pfn first out, so a migration walks device memory in order */
+	first = PHYS_PFN(dmem.pgmap.range.start);
+	for (i = dmem.npages; i-- > 0;) {
+		struct page *page = pfn_to_page(first + i);
+
+		page->zone_device_data = dmem.free;
+		dmem.free = page;
+	}
+	return 0;
+
+release:
+	release_mem_region(dmem.res->start, resource_size(dmem.res));
+free_backing:
+	bench_backing_free();
+	return ret;
+}
+
+/* Brings back to system memory every device page still in use. */
+static void bench_dmem_evict(void)
+{
+	unsigned long *src, *dst, i;
+
+	src = kvcalloc(dmem.npages, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
+	dst = kvcalloc(dmem.npages, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
+	migrate_device_range(src, PHYS_PFN(dmem.pgmap.range.start), dmem.npages);
+	for (i = 0; i < dmem.npages; i++) {
+		struct page *dpage;
+
+		if (!(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		/* the data has nowhere else to go: wait for memory */
+		dpage = alloc_page(GFP_HIGHUSER | __GFP_NOFAIL);
+		lock_page(dpage);
+		copy_highpage(dpage, dmem.backing[i]);
+		dst[i] = migrate_pfn(page_to_pfn(dpage));
+	}
+	migrate_device_pages(src, dst, dmem.npages);
+	migrate_device_finalize(src, dst, dmem.npages);
+	kvfree(dst);
+	kvfree(src);
+}
+
+static void bench_dmem_destroy(void)
+{
+	bench_dmem_evict();
+	memunmap_pages(&dmem.pgmap);
+	release_mem_region(dmem.res->start, resource_size(dmem.res));
+	bench_backing_free();
+}
+
+static int __init bench_init(void)
+{
+	int ret;
+
+	ret = bench_dmem_create();
+	if (ret)
+		return ret;
+	ret = misc_register(&bench_misc);
+	if (ret)
+		bench_dmem_destroy();
+	return ret;
+}
+
+static void __exit bench_exit(void)
+{
+	misc_deregister(&bench_misc);
+	bench_dmem_destroy();
+}
+
+module_init(bench_init);
+module_exit(bench_exit);
+MODULE_DESCRIPTION("HMM core benchmarks, timed in the kernel");
+MODULE_LICENSE("GPL");

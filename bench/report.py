@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Turn the two `make bench` guest consoles into the results table and chart.
+
+Reads the HMM-BENCH lines of our kernel's and the base kernel's console,
+takes the median of the repetitions after the warm-up, writes results.md
+(the table with the ratio base/ours, above 1 meaning ours is faster) and
+chart.png (rows 1-3, ns per page against range size) into --out, prints the
+table and exits non-zero if either guest failed a benchmark, did not finish,
+or logged a kernel splat (the console scan of vm/verdict.py).
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'vm'))
+from verdict import console_suite, guest_suite  # noqa: E402
+
+SIZES = [4 << 20, 64 << 20, 1 << 30]
+ROWS = [
+    # key, label, sizes (None: the row has no range size)
+    ('mempass', 'ref. memory pass (read+write one u64 per page)', SIZES),
+    ('snapshot', '1. hmm_range_fault snapshot, 4 KiB pages', SIZES),
+    ('snapshot_thp', '2. hmm_range_fault snapshot, THP (PMD-mapped)', SIZES),
+    ('fault', '3. hmm_range_fault FAULT|WRITE, unpopulated', SIZES),
+    ('migrate_to', '4a. migrate to device-private memory', SIZES),
+    ('migrate_back', '4b. back by CPU fault (migrate_to_ram)', SIZES),
+    ('migrate', '4. migrate round trip (4a + 4b)', SIZES),
+    ('invalidate', '5. mprotect of one page, N notifiers [*]', [10, 1000, 100000]),
+    ('seq', '6. mmu_interval_read_begin + read_retry', [0]),
+]
+
+
+def human(size, key):
+    if key == 'invalidate':
+        return f'N = {size:,}'
+    if key == 'seq':
+        return '-'
+    if size >= 1 << 30:
+        return f'{size >> 30} GiB'
+    return f'{size >> 20} MiB'
+
+
+def parse(path):
+    """{(row, size): (unit, median, values)}, failures, console lines."""
+    lines = open(path, errors='replace').read().splitlines()
+    res, fails = {}, []
+    for line in lines:
+        f = line.split()
+        if not f:
+            continue
+        if f[0] == 'HMM-BENCH' and len(f) >= 6:
+            vals = [float(v) for v in f[5:]]   # f[4] is the warm-up
+            res[(f[1], int(f[2]))] = (f[3], statistics.median(vals), vals)
+        elif f[0] in ('HMM-BENCH-FAIL', 'HMM-BENCH-NOTE'):
+            fails.append(line)
+    return res, fails, lines
+
+
+def fmt(v):
+    if v is None:
+        return 'n/a'
+    if v >= 100:
+        return f'{v:,.0f}'
+    return f'{v:.1f}' if v >= 10 else f'{v:.2f}'
+
+
+def table(ours, base, reps):
+    out = ['| benchmark | size | unit | ours | base | base/ours | ours / ref | base / ref |',
+           '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |']
+    for key, label, sizes in ROWS:
+        for size in sizes:
+            o, b = ours.get((key, size)), base.get((key, size))
+            if not o and not b:
+                out.append(f'| {label} | {human(size, key)} | | not run [+] | not run [+] | | | |')
+                continue
+            unit = (o or b)[0]
+            om, bm = (o[1] if o else None), (b[1] if b else None)
+            ratio = f'{bm / om:.2f}' if om and bm else 'n/a'
+            fo = fb = ''
+            if key.startswith('snapshot') or key == 'fault':
+                ro, rb = ours.get(('mempass', size)), base.get(('mempass', size))
+                fo = f'{om / ro[1]:.1f}x' if om and ro else ''
+                fb = f'{bm / rb[1]:.1f}x' if bm and rb else ''
+            out.append(f'| {label} | {human(size, key)} | {unit} | {fmt(om)} | {fmt(bm)} '
+                       f'| {ratio} | {fo} | {fb} |')
+    return '\n'.join(out)
+
+
+def chart(ours, base, outdir):
+    data = os.path.join(outdir, 'chart.dat')
+    with open(data, 'w') as f:
+        f.write('# size_mib ' + ' '.join(f'{k}_{w}' for k in ('snapshot', 'snapshot_thp', 'fault')
+                                         for w in ('ours', 'base')) + '\n')
+        for size in SIZES:
+            vals = []
+            for key in ('snapshot', 'snapshot_thp', 'fault'):
+                for res in (ours, base):
+                    r = res.get((key, size))
+                    vals.append(f'{r[1]:.4f}' if r else 'NaN')
+            f.write(f'{size >> 20} ' + ' '.join(vals) + '\n')
+    png = os.path.join(outdir, 'chart.png')
+    titles = ['1. snapshot, 4 KiB pages', '2. snapshot, THP', '3. fault + write, unpopulated']
+    plots = []
+    for i, t in enumerate(titles):
+        c_ours, c_base = 2 + 2 * i, 3 + 2 * i
+        plots.append(f"'{data}' using 1:{c_ours} with linespoints lw 2 lc {i + 1} pt 7 "
+                     f"title '{t} (ours)'")
+        plots.append(f"'{data}' using 1:{c_base} with linespoints lw 2 lc {i + 1} dt 2 pt 4 "
+                     f"title '{t} (base)'")
+    script = f"""
+set terminal pngcairo size 1000,650 font 'Sans,11'
+set output '{png}'
+set title 'hmm\\_range\\_fault(), ns per page (median of 5, QEMU TCG guest): ours (solid) vs base 6.1 (dashed)'
+set logscale xy
+set xlabel 'range size'
+set ylabel 'ns per page (log)'
+set xtics ('4 MiB' 4, '64 MiB' 64, '1 GiB' 1024)
+set xrange [3:1400]
+set grid
+set key outside bottom center horizontal maxrows 3 width -2
+plot {', '.join(plots)}
+"""
+    subprocess.run(['gnuplot'], input=script, text=True, check=True)
+    return png
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--ours', required=True)
+    ap.add_argument('--base', required=True)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--note', default='')
+    a = ap.parse_args()
+
+    ours, ofails, olines = parse(a.ours)
+    base, bfails, blines = parse(a.base)
+    bad = []
+    for name, fails, lines in (('ours', ofails, olines), ('base', bfails, blines)):
+        bad += [f'{name}: {f}' for f in fails]
+        for s in (guest_suite(lines), console_suite(lines)):
+            bad += [f'{name}: {c} {n}' for c, st, n in s.cases if st != 'PASS']
+        if not any(l.startswith('HMM-BENCH-DONE') for l in lines):
+            bad.append(f'{name}: the benchmark program did not finish')
+
+    md = ['# HMM benchmarks: ours against the base 6.1 implementation', '',
+          'Median of 5 repetitions after one warm-up, timed in the guest kernel with',
+          'ktime around the operation only (row 5 excepted), same module and config',
+          'in both kernels. base/ours above 1 means ours is faster. "x ref" is the',
+          "row's time per page divided by the reference memory pass's at the same size.",
+          'Under QEMU TCG only the ratios mean something, not the absolute times.', '',
+          table(ours, base, 5), '',
+          '[*] Row 5 is timed in user space around the mprotect() system call',
+          '(clock_gettime(CLOCK_MONOTONIC), 10,000 calls per repetition); mprotect has',
+          'no kernel-callable entry. It is the whole system call, of which the',
+          'notifier walk is a part; N interval notifiers over disjoint ranges, exactly',
+          'one overlapping the page.',
+          '[+] Row 4 runs up to the 64 MiB device-private pool the module creates; a',
+          '1 GiB round trip needs 1 GiB of device backing pages on top of the range',
+          'in the 3.5 GiB guest and several minutes per kernel under TCG, so it is',
+          'not run.',
+          'Row 6 loops in the module without taking a driver lock around read_retry.']
+    if a.note:
+        md += ['', a.note]
+    if bad:
+        md += ['', '**Problems:**', ''] + [f'- {b}' for b in bad]
+    os.makedirs(a.out, exist_ok=True)
+    text = '\n'.join(md) + '\n'
+    with open(os.path.join(a.out, 'results.md'), 'w') as f:
+        f.write(text)
+    print(text)
+    try:
+        print('chart:', chart(ours, base, a.out))
+    except (OSError, subprocess.CalledProcessError) as e:
+        bad.append(f'chart: {e}')
+        print('chart failed:', e, file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
