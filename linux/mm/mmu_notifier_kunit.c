@@ -1,0 +1,1373 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the mmu notifier core.
+ *
+ * Every case works on an mm of its own from mm_alloc(). That mm has no VMAs
+ * and no user ever runs in it, so the tests drive invalidations by hand with
+ * mmu_notifier_invalidate_range_start()/end() and are the only source of
+ * events the notifiers see.
+ *
+ * Anything that may block (read_begin during an invalidation, remove while
+ * one is in flight) runs in a helper kthread so the test thread can check
+ * that it is still blocked and later that it finished, with a time bound
+ * instead of a hang when the core loses a wakeup.
+ */
+#include <kunit/test.h>
+#include <linux/atomic.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/prandom.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+
+/* Addresses only mean something to the interval tree: the mm has no VMAs. */
+#define MNT_BASE	0x10000000UL
+#define MNT_PG(n)	(MNT_BASE + (unsigned long)(n) * PAGE_SIZE)
+
+/* How long a blocked helper is watched before we call it "still blocked". */
+#define MNT_BLOCKED_MS	100
+/* How long a released helper may take to finish before we call it lost. */
+#define MNT_FINISH_TIMEOUT	(10 * HZ)
+
+struct mnt_sub {
+	struct mmu_interval_notifier notifier;
+	/* The driver lock that pairs mmu_interval_set_seq() with read_retry. */
+	spinlock_t lock;
+	unsigned int calls;
+	unsigned int refused;
+	unsigned long last_seq;
+	unsigned long last_start;
+	unsigned long last_end;
+	bool last_blockable;
+	/* Refuse non-blockable invalidations, as a driver that must sleep. */
+	bool refuse_nonblock;
+	/* When set, the callback reports it is running and waits for @resume. */
+	struct completion *entered;
+	struct completion *resume;
+};
+
+static bool mnt_invalidate(struct mmu_interval_notifier *mni,
+			   const struct mmu_notifier_range *range,
+			   unsigned long cur_seq)
+{
+	struct mnt_sub *sub = container_of(mni, struct mnt_sub, notifier);
+
+	if (sub->refuse_nonblock && !mmu_notifier_range_blockable(range)) {
+		spin_lock(&sub->lock);
+		sub->refused++;
+		spin_unlock(&sub->lock);
+		return false;
+	}
+
+	spin_lock(&sub->lock);
+	mmu_interval_set_seq(mni, cur_seq);
+	sub->calls++;
+	sub->last_seq = cur_seq;
+	sub->last_start = range->start;
+	sub->last_end = range->end;
+	sub->last_blockable = mmu_notifier_range_blockable(range);
+	spin_unlock(&sub->lock);
+
+	if (sub->entered)
+		complete(sub->entered);
+	if (sub->resume)
+		wait_for_completion(sub->resume);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops mnt_ops = {
+	.invalidate = mnt_invalidate,
+};
+
+static unsigned int mnt_calls(struct mnt_sub *sub)
+{
+	unsigned int calls;
+
+	spin_lock(&sub->lock);
+	calls = sub->calls;
+	spin_unlock(&sub->lock);
+	return calls;
+}
+
+static bool mnt_read_retry(struct mnt_sub *sub, unsigned long seq)
+{
+	bool retry;
+
+	spin_lock(&sub->lock);
+	retry = mmu_interval_read_retry(&sub->notifier, seq);
+	spin_unlock(&sub->lock);
+	return retry;
+}
+
+struct mnt_ctx {
+	struct mm_struct *mm;
+};
+
+static int mnt_init(struct kunit *test)
+{
+	struct mnt_ctx *ctx;
+
+	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->mm = mm_alloc();
+	if (!ctx->mm)
+		return -ENOMEM;
+	test->priv = ctx;
+	return 0;
+}
+
+static void mnt_exit(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+
+	/*
+	 * A case that failed half way may leave subscriptions inserted. They
+	 * hold a reference on the mm, so it is leaked rather than freed under
+	 * them; nothing else ever invalidates this mm.
+	 */
+	mmput(ctx->mm);
+}
+
+static struct mnt_sub *mnt_new_sub(struct kunit *test)
+{
+	struct mnt_sub *sub;
+
+	sub = kunit_kzalloc(test, sizeof(*sub), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, sub);
+	spin_lock_init(&sub->lock);
+	return sub;
+}
+
+/* Insert @sub over pages [first, first + npages). */
+static void mnt_insert(struct kunit *test, struct mnt_sub *sub,
+		       unsigned long first, unsigned long npages)
+{
+	struct mnt_ctx *ctx = test->priv;
+	int ret;
+
+	ret = mmu_interval_notifier_insert(&sub->notifier, ctx->mm,
+					   MNT_PG(first), npages * PAGE_SIZE,
+					   &mnt_ops);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+}
+
+/* Open an invalidation of pages [first, last_excl). */
+static void mnt_inv_start(struct kunit *test, struct mmu_notifier_range *range,
+			  unsigned long first, unsigned long last_excl)
+{
+	struct mnt_ctx *ctx = test->priv;
+
+	memset(range, 0, sizeof(*range));
+	mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, NULL, ctx->mm,
+				MNT_PG(first), MNT_PG(last_excl));
+	mmu_notifier_invalidate_range_start(range);
+}
+
+static void mnt_invalidate_pages(struct kunit *test, unsigned long first,
+				 unsigned long last_excl)
+{
+	struct mmu_notifier_range range;
+
+	mnt_inv_start(test, &range, first, last_excl);
+	mmu_notifier_invalidate_range_end(&range);
+}
+
+/*
+ * Helper threads for calls that are expected to block. The structure is
+ * heap allocated and deliberately leaked if the thread never finishes, so a
+ * core that loses a wakeup fails the test instead of corrupting the stack.
+ */
+struct mnt_async {
+	struct completion done;
+	struct mnt_ctx *ctx;
+	struct mnt_sub *sub;
+	unsigned long first;
+	unsigned long npages;
+	unsigned long seq;
+	int ret;
+	void (*fn)(struct mnt_async *async);
+};
+
+static int mnt_async_thread(void *data)
+{
+	struct mnt_async *async = data;
+
+	async->fn(async);
+	/* complete_all(): the test may wait on it more than once. */
+	complete_all(&async->done);
+	return 0;
+}
+
+static struct mnt_async *mnt_async_start(struct kunit *test,
+					 void (*fn)(struct mnt_async *),
+					 struct mnt_sub *sub)
+{
+	struct mnt_async *async;
+
+	async = kzalloc(sizeof(*async), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, async);
+	init_completion(&async->done);
+	async->ctx = test->priv;
+	async->sub = sub;
+	async->fn = fn;
+	return async;
+}
+
+static void mnt_async_go(struct kunit *test, struct mnt_async *async)
+{
+	struct task_struct *task;
+
+	task = kthread_run(mnt_async_thread, async, "mnt-kunit");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+}
+
+/* True if the helper is still blocked after a grace period. */
+static bool mnt_async_blocked(struct mnt_async *async)
+{
+	return !wait_for_completion_timeout(&async->done,
+					    msecs_to_jiffies(MNT_BLOCKED_MS));
+}
+
+/* Wait (bounded) for the helper to finish; frees it if it did. */
+static bool mnt_async_finish(struct kunit *test, struct mnt_async *async)
+{
+	if (!wait_for_completion_timeout(&async->done, MNT_FINISH_TIMEOUT)) {
+		KUNIT_FAIL(test, "helper thread never finished (lost wakeup)");
+		return false;
+	}
+	return true;
+}
+
+static void mnt_do_read_begin(struct mnt_async *async)
+{
+	async->seq = mmu_interval_read_begin(&async->sub->notifier);
+}
+
+static void mnt_do_remove(struct mnt_async *async)
+{
+	mmu_interval_notifier_remove(&async->sub->notifier);
+}
+
+static void mnt_do_insert(struct mnt_async *async)
+{
+	async->ret = mmu_interval_notifier_insert(&async->sub->notifier,
+						  async->ctx->mm,
+						  MNT_PG(async->first),
+						  async->npages * PAGE_SIZE,
+						  &mnt_ops);
+}
+
+static void mnt_do_held_invalidate(struct mnt_async *async)
+{
+	struct mmu_notifier_range range = {};
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL,
+				async->ctx->mm, MNT_PG(async->first),
+				MNT_PG(async->first + async->npages));
+	mmu_notifier_invalidate_range_start(&range);
+	mmu_notifier_invalidate_range_end(&range);
+}
+
+static struct mnt_async *mnt_read_begin_async(struct kunit *test,
+					      struct mnt_sub *sub)
+{
+	struct mnt_async *async = mnt_async_start(test, mnt_do_read_begin, sub);
+
+	mnt_async_go(test, async);
+	return async;
+}
+
+/*
+ * read_begin, an overlapping invalidation, read_retry and check_retry, and
+ * the exact boundaries of an interval: [start, start + length).
+ */
+static void mnt_seq_basic(struct kunit *test)
+{
+	struct mnt_sub *sub = mnt_new_sub(test);
+	struct mmu_notifier_range range;
+	unsigned long seq;
+
+	mnt_insert(test, sub, 4, 4);		/* pages 4..7 */
+
+	seq = mmu_interval_read_begin(&sub->notifier);
+	KUNIT_EXPECT_FALSE(test, mmu_interval_check_retry(&sub->notifier, seq));
+	KUNIT_EXPECT_FALSE(test, mnt_read_retry(sub, seq));
+
+	/* Ranges that only touch the interval's edges do not overlap it. */
+	mnt_invalidate_pages(test, 0, 4);
+	mnt_invalidate_pages(test, 8, 12);
+	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 0U);
+	KUNIT_EXPECT_FALSE(test, mnt_read_retry(sub, seq));
+
+	mnt_inv_start(test, &range, 5, 6);
+	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 1U);
+	KUNIT_EXPECT_TRUE(test, sub->last_seq & 1);
+	KUNIT_EXPECT_EQ(test, sub->last_start, MNT_PG(5));
+	KUNIT_EXPECT_EQ(test, sub->last_end, MNT_PG(6));
+	KUNIT_EXPECT_TRUE(test, sub->last_blockable);
+	KUNIT_EXPECT_TRUE(test, mmu_interval_check_retry(&sub->notifier, seq));
+	KUNIT_EXPECT_TRUE(test, mnt_read_retry(sub, seq));
+	mmu_notifier_invalidate_range_end(&range);
+
+	/* The collision stays visible after the invalidation ended. */
+	KUNIT_EXPECT_TRUE(test, mnt_read_retry(sub, seq));
+
+	/* A fresh read section is clean again. */
+	seq = mmu_interval_read_begin(&sub->notifier);
+	KUNIT_EXPECT_FALSE(test, mnt_read_retry(sub, seq));
+
+	/* Single pages at either end do overlap. */
+	mnt_invalidate_pages(test, 7, 8);
+	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 2U);
+	KUNIT_EXPECT_TRUE(test, mnt_read_retry(sub, seq));
+	seq = mmu_interval_read_begin(&sub->notifier);
+	mnt_invalidate_pages(test, 0, 5);
+	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 3U);
+	KUNIT_EXPECT_TRUE(test, mnt_read_retry(sub, seq));
+
+	/* Every invalidation hands out a new odd sequence number. */
+	seq = sub->last_seq;
+	mnt_invalidate_pages(test, 0, 100);
+	KUNIT_EXPECT_NE(test, sub->last_seq, seq);
+	KUNIT_EXPECT_TRUE(test, sub->last_seq & 1);
+
+	mmu_interval_notifier_remove(&sub->notifier);
+}
+
+/* An invalidation elsewhere in the mm neither calls nor disturbs a notifier. */
+static void mnt_seq_nonoverlap(struct kunit *test)
+{
+	struct mnt_sub *a = mnt_new_sub(test), *c = mnt_new_sub(test);
+	struct mmu_notifier_range range;
+	struct mnt_async *async;
+	unsigned long seq_a;
+
+	mnt_insert(test, a, 0, 1);
+	mnt_insert(test, c, 10, 1);
+
+	seq_a = mmu_interval_read_begin(&a->notifier);
+	mnt_inv_start(test, &range, 10, 11);
+	KUNIT_EXPECT_EQ(test, mnt_calls(c), 1U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 0U);
+	KUNIT_EXPECT_FALSE(test, mmu_interval_check_retry(&a->notifier, seq_a));
+
+	/* read_begin on an untouched interval does not wait for it. */
+	async = mnt_read_begin_async(test, a);
+	KUNIT_EXPECT_TRUE(test, wait_for_completion_timeout(&async->done,
+							    MNT_FINISH_TIMEOUT));
+	mmu_notifier_invalidate_range_end(&range);
+	if (mnt_async_finish(test, async)) {
+		KUNIT_EXPECT_FALSE(test, mnt_read_retry(a, async->seq));
+		kfree(async);
+	}
+
+	KUNIT_EXPECT_FALSE(test, mnt_read_retry(a, seq_a));
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 0U);
+
+	mmu_interval_notifier_remove(&a->notifier);
+	mmu_interval_notifier_remove(&c->notifier);
+}
+
+/* read_begin waits out an invalidation that covers the interval. */
+static void mnt_read_begin_waits(struct kunit *test)
+{
+	struct mnt_sub *sub = mnt_new_sub(test);
+	struct mmu_notifier_range range;
+	struct mnt_async *async;
+
+	mnt_insert(test, sub, 0, 8);
+	mnt_inv_start(test, &range, 2, 3);
+	async = mnt_read_begin_async(test, sub);
+	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(async));
+	mmu_notifier_invalidate_range_end(&range);
+	if (mnt_async_finish(test, async)) {
+		/* The sequence it returns is valid: nothing ran since. */
+		KUNIT_EXPECT_FALSE(test, mnt_read_retry(sub, async->seq));
+		mnt_invalidate_pages(test, 0, 1);
+		KUNIT_EXPECT_TRUE(test, mnt_read_retry(sub, async->seq));
+		kfree(async);
+	}
+	mmu_interval_notifier_remove(&sub->notifier);
+}
+
+/*
+ * Nested and overlapping invalidations: the mm stays invalidating until the
+ * last one ends, whichever order they end in, and read_begin on any interval
+ * either of them touched waits for that.
+ */
+static void mnt_nested(struct kunit *test)
+{
+	struct mnt_sub *a = mnt_new_sub(test), *c = mnt_new_sub(test);
+	struct mnt_sub *far = mnt_new_sub(test);
+	struct mmu_notifier_range r1, r2;
+	struct mnt_async *wait_a, *wait_c;
+	unsigned long seq_c, seq_far;
+
+	mnt_insert(test, a, 0, 4);
+	mnt_insert(test, c, 8, 4);
+	mnt_insert(test, far, 100, 4);
+	seq_far = mmu_interval_read_begin(&far->notifier);
+
+	mnt_inv_start(test, &r1, 0, 2);			/* a */
+	seq_c = mmu_interval_read_begin(&c->notifier);	/* c untouched yet */
+	mnt_inv_start(test, &r2, 1, 10);		/* a and c */
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 2U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(c), 1U);
+	KUNIT_EXPECT_TRUE(test, mmu_interval_check_retry(&c->notifier, seq_c));
+
+	/* End the outer one first: the inner one still holds both. */
+	mmu_notifier_invalidate_range_end(&r1);
+	wait_a = mnt_read_begin_async(test, a);
+	wait_c = mnt_read_begin_async(test, c);
+	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(wait_a));
+	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(wait_c));
+	mmu_notifier_invalidate_range_end(&r2);
+
+	if (mnt_async_finish(test, wait_a)) {
+		KUNIT_EXPECT_FALSE(test, mnt_read_retry(a, wait_a->seq));
+		kfree(wait_a);
+	}
+	if (mnt_async_finish(test, wait_c)) {
+		KUNIT_EXPECT_FALSE(test, mnt_read_retry(c, wait_c->seq));
+		kfree(wait_c);
+	}
+	KUNIT_EXPECT_TRUE(test, mnt_read_retry(c, seq_c));
+	KUNIT_EXPECT_FALSE(test, mnt_read_retry(far, seq_far));
+	KUNIT_EXPECT_EQ(test, mnt_calls(far), 0U);
+
+	/* Same again, ending in the order they started. */
+	mnt_inv_start(test, &r1, 0, 2);
+	mnt_inv_start(test, &r2, 1, 10);
+	mmu_notifier_invalidate_range_end(&r2);
+	wait_a = mnt_read_begin_async(test, a);
+	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(wait_a));
+	mmu_notifier_invalidate_range_end(&r1);
+	if (mnt_async_finish(test, wait_a))
+		kfree(wait_a);
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 4U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(c), 2U);
+
+	mmu_interval_notifier_remove(&a->notifier);
+	mmu_interval_notifier_remove(&c->notifier);
+	mmu_interval_notifier_remove(&far->notifier);
+}
+
+/*
+ * An interval inserted (by another thread) while an invalidation is open only
+ * joins the tree once the last invalidation ends: a nested invalidation does
+ * not call it, read_begin on it waits, and the next invalidation calls it.
+ */
+static void mnt_deferred_insert(struct kunit *test)
+{
+	struct mnt_sub *a = mnt_new_sub(test), *x = mnt_new_sub(test);
+	struct mmu_notifier_range r1, r2;
+	struct mnt_async *ins, *wait_x;
+
+	mnt_insert(test, a, 0, 4);
+	mnt_inv_start(test, &r1, 0, 4);
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 1U);
+
+	ins = mnt_async_start(test, mnt_do_insert, x);
+	ins->first = 0;
+	ins->npages = 4;
+	mnt_async_go(test, ins);
+	/* Insert never waits for the invalidation. */
+	if (!mnt_async_finish(test, ins))
+		return;
+	KUNIT_EXPECT_EQ(test, ins->ret, 0);
+	kfree(ins);
+
+	mnt_inv_start(test, &r2, 0, 4);
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 2U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(x), 0U);
+
+	wait_x = mnt_read_begin_async(test, x);
+	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(wait_x));
+	mmu_notifier_invalidate_range_end(&r2);
+	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(wait_x));
+	mmu_notifier_invalidate_range_end(&r1);
+	if (mnt_async_finish(test, wait_x)) {
+		KUNIT_EXPECT_FALSE(test, mnt_read_retry(x, wait_x->seq));
+		kfree(wait_x);
+	}
+
+	mnt_invalidate_pages(test, 3, 4);
+	KUNIT_EXPECT_EQ(test, mnt_calls(x), 1U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 3U);
+
+	mmu_interval_notifier_remove(&x->notifier);
+	mmu_interval_notifier_remove(&a->notifier);
+}
+
+/*
+ * Remove during an open invalidation does not return until the last
+ * invalidation ends; afterwards the interval is gone from the tree.
+ */
+static void mnt_deferred_remove(struct kunit *test)
+{
+	struct mnt_sub *a = mnt_new_sub(test), *x = mnt_new_sub(test);
+	struct mnt_sub *y = mnt_new_sub(test);
+	struct mmu_notifier_range r1, r2;
+	struct mnt_async *rm_x, *rm_y, *ins_y;
+	unsigned int x_calls;
+
+	mnt_insert(test, a, 0, 4);
+	mnt_insert(test, x, 2, 4);
+
+	mnt_inv_start(test, &r1, 0, 8);
+	rm_x = mnt_async_start(test, mnt_do_remove, x);
+	mnt_async_go(test, rm_x);
+	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(rm_x));
+
+	mnt_inv_start(test, &r2, 0, 8);
+	mmu_notifier_invalidate_range_end(&r2);
+	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(rm_x));
+	mmu_notifier_invalidate_range_end(&r1);
+	if (!mnt_async_finish(test, rm_x))
+		return;
+	kfree(rm_x);
+
+	x_calls = mnt_calls(x);
+	mnt_invalidate_pages(test, 0, 8);
+	KUNIT_EXPECT_EQ(test, mnt_calls(x), x_calls);
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 3U);
+
+	/* Insert and remove both inside one invalidation: never joins. */
+	mnt_inv_start(test, &r1, 0, 8);
+	ins_y = mnt_async_start(test, mnt_do_insert, y);
+	ins_y->first = 1;
+	ins_y->npages = 1;
+	mnt_async_go(test, ins_y);
+	if (!mnt_async_finish(test, ins_y))
+		return;
+	KUNIT_EXPECT_EQ(test, ins_y->ret, 0);
+	kfree(ins_y);
+	rm_y = mnt_async_start(test, mnt_do_remove, y);
+	mnt_async_go(test, rm_y);
+	/* Let the remove reach the core before the invalidation ends. */
+	msleep(MNT_BLOCKED_MS);
+	mmu_notifier_invalidate_range_end(&r1);
+	if (!mnt_async_finish(test, rm_y))
+		return;
+	kfree(rm_y);
+	mnt_invalidate_pages(test, 0, 8);
+	KUNIT_EXPECT_EQ(test, mnt_calls(y), 0U);
+
+	mmu_interval_notifier_remove(&a->notifier);
+}
+
+/*
+ * A thread is blocked inside ->invalidate(); remove of that interval from
+ * another thread must not return until the invalidation is over.
+ */
+static void mnt_remove_waits_inflight(struct kunit *test)
+{
+	struct mnt_sub *sub = mnt_new_sub(test);
+	struct mnt_async *inv, *rm;
+	DECLARE_COMPLETION_ONSTACK(entered);
+	DECLARE_COMPLETION_ONSTACK(resume);
+
+	mnt_insert(test, sub, 0, 4);
+	sub->entered = &entered;
+	sub->resume = &resume;
+
+	inv = mnt_async_start(test, mnt_do_held_invalidate, sub);
+	inv->first = 1;
+	inv->npages = 1;
+	mnt_async_go(test, inv);
+	if (!wait_for_completion_timeout(&entered, MNT_FINISH_TIMEOUT)) {
+		KUNIT_FAIL(test, "invalidate callback never ran");
+		complete_all(&resume);
+		mnt_async_finish(test, inv);
+		return;
+	}
+
+	rm = mnt_async_start(test, mnt_do_remove, sub);
+	mnt_async_go(test, rm);
+	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(rm));
+	KUNIT_EXPECT_FALSE(test, completion_done(&inv->done));
+
+	complete_all(&resume);
+	if (mnt_async_finish(test, inv))
+		kfree(inv);
+	if (mnt_async_finish(test, rm))
+		kfree(rm);
+	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 1U);
+	sub->entered = NULL;
+	sub->resume = NULL;
+}
+
+/* Bad lengths are refused without touching the tree. */
+static void mnt_insert_bad_length(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_sub *sub = mnt_new_sub(test);
+
+	KUNIT_EXPECT_EQ(test, mmu_interval_notifier_insert(&sub->notifier,
+							   ctx->mm, MNT_PG(1),
+							   0, &mnt_ops),
+			-EOVERFLOW);
+	KUNIT_EXPECT_EQ(test, mmu_interval_notifier_insert(&sub->notifier,
+							   ctx->mm,
+							   ULONG_MAX - PAGE_SIZE + 1,
+							   2 * PAGE_SIZE,
+							   &mnt_ops),
+			-EOVERFLOW);
+	/* The last page of the address space is a valid interval. */
+	KUNIT_EXPECT_EQ(test, mmu_interval_notifier_insert(&sub->notifier,
+							   ctx->mm,
+							   ULONG_MAX - PAGE_SIZE + 1,
+							   PAGE_SIZE, &mnt_ops),
+			0);
+	mmu_interval_notifier_remove(&sub->notifier);
+}
+
+/* insert_locked with the mmap lock held, as drivers do from fault paths. */
+static void mnt_insert_locked(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_sub *a = mnt_new_sub(test), *b = mnt_new_sub(test);
+	int ret;
+
+	/* First one registers the mm's notifier state under the lock too. */
+	mmap_write_lock(ctx->mm);
+	ret = mmu_interval_notifier_insert_locked(&a->notifier, ctx->mm,
+						  MNT_PG(0), PAGE_SIZE,
+						  &mnt_ops);
+	mmap_write_unlock(ctx->mm);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_EXPECT_TRUE(test, mm_has_notifiers(ctx->mm));
+
+	mmap_write_lock(ctx->mm);
+	ret = mmu_interval_notifier_insert_locked(&b->notifier, ctx->mm,
+						  MNT_PG(1), PAGE_SIZE,
+						  &mnt_ops);
+	mmap_write_unlock(ctx->mm);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+
+	mnt_invalidate_pages(test, 0, 2);
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 1U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(b), 1U);
+	mmu_interval_notifier_remove(&a->notifier);
+	mmu_interval_notifier_remove(&b->notifier);
+}
+
+/*
+ * A non-blockable invalidation that an interval refuses fails with -EAGAIN,
+ * and leaves the mm out of the invalidating state so nobody waits forever.
+ */
+static void mnt_nonblock_interval(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_sub *a = mnt_new_sub(test), *f = mnt_new_sub(test);
+	struct mmu_notifier_range range = {};
+	struct mnt_async *wait_a;
+	unsigned long seq_a;
+	int ret;
+
+	mnt_insert(test, a, 0, 1);
+	mnt_insert(test, f, 1, 1);
+	f->refuse_nonblock = true;
+
+	/* Non-blockable and nobody refuses: fine, and flagged as such. */
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL, ctx->mm,
+				MNT_PG(0), MNT_PG(1));
+	ret = mmu_notifier_invalidate_range_start_nonblock(&range);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_FALSE(test, a->last_blockable);
+	mmu_notifier_invalidate_range_end(&range);
+
+	seq_a = mmu_interval_read_begin(&a->notifier);
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL, ctx->mm,
+				MNT_PG(0), MNT_PG(2));
+	ret = mmu_notifier_invalidate_range_start_nonblock(&range);
+	KUNIT_EXPECT_EQ(test, ret, -EAGAIN);
+	KUNIT_EXPECT_EQ(test, f->refused, 1U);
+	/* The failed start is not followed by an end, as in the OOM reaper. */
+
+	wait_a = mnt_read_begin_async(test, a);
+	if (mnt_async_finish(test, wait_a)) {
+		KUNIT_EXPECT_FALSE(test, mnt_read_retry(a, wait_a->seq));
+		kfree(wait_a);
+	}
+	/* a was invalidated before f refused: its reader must retry. */
+	if (mnt_calls(a) == 2)
+		KUNIT_EXPECT_TRUE(test, mnt_read_retry(a, seq_a));
+
+	/* A blocking invalidation afterwards works and reaches f. */
+	mnt_invalidate_pages(test, 0, 2);
+	KUNIT_EXPECT_EQ(test, mnt_calls(f), 1U);
+	KUNIT_EXPECT_TRUE(test, f->last_blockable);
+
+	mmu_interval_notifier_remove(&a->notifier);
+	mmu_interval_notifier_remove(&f->notifier);
+}
+
+/* ---- classic mmu_notifier -------------------------------------------- */
+
+struct mnt_classic {
+	struct mmu_notifier mn;
+	atomic_t release;
+	atomic_t starts;
+	atomic_t ends;
+	atomic_t inv_range;
+	atomic_t flush_young;
+	atomic_t clear_young;
+	atomic_t test_young;
+	atomic_t change_pte;
+	int young;		/* what the young hooks answer */
+	bool refuse_nonblock;
+	struct mmu_notifier_range seen;
+	unsigned long seen_addr;
+	pte_t seen_pte;
+};
+
+#define to_mnt_classic(p) container_of(p, struct mnt_classic, mn)
+
+static void mnt_c_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	atomic_inc(&to_mnt_classic(mn)->release);
+}
+
+static int mnt_c_start(struct mmu_notifier *mn,
+		       const struct mmu_notifier_range *range)
+{
+	struct mnt_classic *c = to_mnt_classic(mn);
+
+	if (c->refuse_nonblock && !mmu_notifier_range_blockable(range))
+		return -EAGAIN;
+	c->seen = *range;
+	atomic_inc(&c->starts);
+	return 0;
+}
+
+static void mnt_c_end(struct mmu_notifier *mn,
+		      const struct mmu_notifier_range *range)
+{
+	atomic_inc(&to_mnt_classic(mn)->ends);
+}
+
+static void mnt_c_inv_range(struct mmu_notifier *mn, struct mm_struct *mm,
+			    unsigned long start, unsigned long end)
+{
+	atomic_inc(&to_mnt_classic(mn)->inv_range);
+}
+
+static int mnt_c_flush_young(struct mmu_notifier *mn, struct mm_struct *mm,
+			     unsigned long start, unsigned long end)
+{
+	atomic_inc(&to_mnt_classic(mn)->flush_young);
+	return to_mnt_classic(mn)->young;
+}
+
+static int mnt_c_clear_young(struct mmu_notifier *mn, struct mm_struct *mm,
+			     unsigned long start, unsigned long end)
+{
+	atomic_inc(&to_mnt_classic(mn)->clear_young);
+	return to_mnt_classic(mn)->young;
+}
+
+static int mnt_c_test_young(struct mmu_notifier *mn, struct mm_struct *mm,
+			    unsigned long address)
+{
+	atomic_inc(&to_mnt_classic(mn)->test_young);
+	to_mnt_classic(mn)->seen_addr = address;
+	return to_mnt_classic(mn)->young;
+}
+
+static void mnt_c_change_pte(struct mmu_notifier *mn, struct mm_struct *mm,
+			     unsigned long address, pte_t pte)
+{
+	atomic_inc(&to_mnt_classic(mn)->change_pte);
+	to_mnt_classic(mn)->seen_addr = address;
+	to_mnt_classic(mn)->seen_pte = pte;
+}
+
+static const struct mmu_notifier_ops mnt_classic_ops = {
+	.release = mnt_c_release,
+	.invalidate_range_start = mnt_c_start,
+	.invalidate_range_end = mnt_c_end,
+	.invalidate_range = mnt_c_inv_range,
+	.clear_flush_young = mnt_c_flush_young,
+	.clear_young = mnt_c_clear_young,
+	.test_young = mnt_c_test_young,
+	.change_pte = mnt_c_change_pte,
+};
+
+/* Every hook reaches every registered notifier; young answers are OR-ed. */
+static void mnt_classic_hooks(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_classic *c1, *c2;
+	struct mmu_notifier_range range = {};
+	int owner_token;
+	pte_t pte = __pte(0x1234000);
+
+	c1 = kunit_kzalloc(test, sizeof(*c1), GFP_KERNEL);
+	c2 = kunit_kzalloc(test, sizeof(*c2), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c1);
+	KUNIT_ASSERT_NOT_NULL(test, c2);
+	c1->mn.ops = &mnt_classic_ops;
+	c2->mn.ops = &mnt_classic_ops;
+	c2->young = 1;
+
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c1->mn, ctx->mm), 0);
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c2->mn, ctx->mm), 0);
+	KUNIT_EXPECT_TRUE(test, mm_has_notifiers(ctx->mm));
+
+	mmu_notifier_range_init_owner(&range, MMU_NOTIFY_MIGRATE, 0, NULL,
+				      ctx->mm, MNT_PG(3), MNT_PG(5),
+				      &owner_token);
+	mmu_notifier_invalidate_range_start(&range);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c1->starts), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c2->starts), 1);
+	KUNIT_EXPECT_EQ(test, c1->seen.event, MMU_NOTIFY_MIGRATE);
+	KUNIT_EXPECT_PTR_EQ(test, c1->seen.owner, (void *)&owner_token);
+	KUNIT_EXPECT_PTR_EQ(test, c1->seen.mm, ctx->mm);
+	KUNIT_EXPECT_EQ(test, c1->seen.start, MNT_PG(3));
+	KUNIT_EXPECT_EQ(test, c1->seen.end, MNT_PG(5));
+	KUNIT_EXPECT_TRUE(test, mmu_notifier_range_blockable(&c1->seen));
+	KUNIT_EXPECT_EQ(test, atomic_read(&c1->ends), 0);
+	mmu_notifier_invalidate_range_end(&range);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c1->ends), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c2->ends), 1);
+	/* A full end also flushes secondary TLBs through ->invalidate_range. */
+	KUNIT_EXPECT_EQ(test, atomic_read(&c1->inv_range), 1);
+
+	mmu_notifier_invalidate_range_start(&range);
+	mmu_notifier_invalidate_range_only_end(&range);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c1->ends), 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c1->inv_range), 1);
+
+	mmu_notifier_invalidate_range(ctx->mm, MNT_PG(0), MNT_PG(1));
+	KUNIT_EXPECT_EQ(test, atomic_read(&c1->inv_range), 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c2->inv_range), 2);
+
+	KUNIT_EXPECT_NE(test, mmu_notifier_clear_flush_young(ctx->mm, MNT_PG(0),
+							     MNT_PG(1)), 0);
+	KUNIT_EXPECT_NE(test, mmu_notifier_clear_young(ctx->mm, MNT_PG(0),
+						       MNT_PG(1)), 0);
+	KUNIT_EXPECT_NE(test, mmu_notifier_test_young(ctx->mm, MNT_PG(7)), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c1->flush_young), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c1->clear_young), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c2->flush_young), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c2->clear_young), 1);
+	KUNIT_EXPECT_GE(test, atomic_read(&c1->test_young) +
+			atomic_read(&c2->test_young), 1);
+	c2->young = 0;
+	KUNIT_EXPECT_EQ(test, mmu_notifier_clear_flush_young(ctx->mm, MNT_PG(0),
+							     MNT_PG(1)), 0);
+	KUNIT_EXPECT_EQ(test, mmu_notifier_clear_young(ctx->mm, MNT_PG(0),
+						       MNT_PG(1)), 0);
+	KUNIT_EXPECT_EQ(test, mmu_notifier_test_young(ctx->mm, MNT_PG(7)), 0);
+	/* With nobody young, every notifier had to be asked. */
+	KUNIT_EXPECT_GE(test, atomic_read(&c1->test_young), 1);
+	KUNIT_EXPECT_EQ(test, c1->seen_addr, MNT_PG(7));
+
+	mmu_notifier_change_pte(ctx->mm, MNT_PG(9), pte);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c1->change_pte), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c2->change_pte), 1);
+	KUNIT_EXPECT_EQ(test, c2->seen_addr, MNT_PG(9));
+	KUNIT_EXPECT_EQ(test, pte_val(c2->seen_pte), pte_val(pte));
+
+	/* Unregister runs ->release for a notifier the mm has not released. */
+	mmu_notifier_unregister(&c2->mn, ctx->mm);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c2->release), 1);
+	mmu_notifier_invalidate_range(ctx->mm, MNT_PG(0), MNT_PG(1));
+	KUNIT_EXPECT_EQ(test, atomic_read(&c2->inv_range), 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c1->inv_range), 3);
+
+	mmu_notifier_unregister(&c1->mn, ctx->mm);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c1->release), 1);
+}
+
+/* ->release runs once when the mm's last user goes, not again at unregister. */
+static void mnt_classic_release(struct kunit *test)
+{
+	struct mnt_classic *c;
+	struct mm_struct *mm;
+
+	c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->mn.ops = &mnt_classic_ops;
+	mm = mm_alloc();
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c->mn, mm), 0);
+	KUNIT_EXPECT_PTR_EQ(test, c->mn.mm, mm);
+	mmput(mm);		/* exit_mmap() -> mmu_notifier_release() */
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->release), 1);
+	/* After release no more callbacks, and unregister is still legal. */
+	mmu_notifier_unregister(&c->mn, mm);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->release), 1);
+}
+
+/*
+ * A notifier whose start can fail may not have an end callback (there is no
+ * way to tell it its start failed), so it gets ops without one.
+ */
+static const struct mmu_notifier_ops mnt_refusing_ops = {
+	.invalidate_range_start = mnt_c_start,
+};
+
+/*
+ * A notifier that fails non-blockable starts makes the whole start fail with
+ * -EAGAIN; peers that had already started see their paired end. With a good
+ * notifier registered on each side of the failing one, at least one of them
+ * is started before the failure whatever order the core walks them in.
+ */
+static void mnt_classic_nonblock(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mmu_notifier_range range = {};
+	struct mnt_classic *c[3];
+	int i, ret, started = 0;
+
+	for (i = 0; i < 3; i++) {
+		c[i] = kunit_kzalloc(test, sizeof(*c[i]), GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, c[i]);
+		c[i]->mn.ops = &mnt_classic_ops;
+	}
+	c[1]->refuse_nonblock = true;
+	c[1]->mn.ops = &mnt_refusing_ops;
+	for (i = 0; i < 3; i++)
+		KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c[i]->mn, ctx->mm),
+				0);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, NULL, ctx->mm,
+				MNT_PG(0), MNT_PG(4));
+	ret = mmu_notifier_invalidate_range_start_nonblock(&range);
+	KUNIT_EXPECT_EQ(test, ret, -EAGAIN);
+	for (i = 0; i < 3; i += 2) {
+		started += atomic_read(&c[i]->starts);
+		/* Whoever started has been ended: nothing is left open. */
+		KUNIT_EXPECT_EQ(test, atomic_read(&c[i]->starts),
+				atomic_read(&c[i]->ends));
+	}
+	KUNIT_EXPECT_GE(test, started, 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[1]->starts), 0);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, NULL, ctx->mm,
+				MNT_PG(0), MNT_PG(4));
+	mmu_notifier_invalidate_range_start(&range);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[1]->starts), 1);
+	KUNIT_EXPECT_TRUE(test, mmu_notifier_range_blockable(&c[1]->seen));
+	mmu_notifier_invalidate_range_end(&range);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->ends),
+			atomic_read(&c[0]->starts));
+
+	for (i = 0; i < 3; i++)
+		mmu_notifier_unregister(&c[i]->mn, ctx->mm);
+}
+
+/* ---- mmu_notifier_get / put ------------------------------------------ */
+
+static atomic_t mnt_get_allocs = ATOMIC_INIT(0);
+static atomic_t mnt_get_frees = ATOMIC_INIT(0);
+
+static struct mmu_notifier *mnt_get_alloc(struct mm_struct *mm)
+{
+	struct mnt_classic *c = kzalloc(sizeof(*c), GFP_KERNEL);
+
+	if (!c)
+		return ERR_PTR(-ENOMEM);
+	atomic_inc(&mnt_get_allocs);
+	return &c->mn;
+}
+
+static void mnt_get_free(struct mmu_notifier *mn)
+{
+	atomic_inc(&mnt_get_frees);
+	kfree(to_mnt_classic(mn));
+}
+
+static const struct mmu_notifier_ops mnt_get_ops_a = {
+	.invalidate_range_start = mnt_c_start,
+	.alloc_notifier = mnt_get_alloc,
+	.free_notifier = mnt_get_free,
+};
+
+static const struct mmu_notifier_ops mnt_get_ops_b = {
+	.invalidate_range_start = mnt_c_start,
+	.alloc_notifier = mnt_get_alloc,
+	.free_notifier = mnt_get_free,
+};
+
+static void mnt_get_put(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mmu_notifier *a1, *a2, *a3, *b1, *other;
+	struct mm_struct *mm2;
+	int allocs = atomic_read(&mnt_get_allocs);
+	int frees = atomic_read(&mnt_get_frees);
+
+	a1 = mmu_notifier_get(&mnt_get_ops_a, ctx->mm);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(a1));
+	KUNIT_EXPECT_PTR_EQ(test, a1->mm, ctx->mm);
+	a2 = mmu_notifier_get(&mnt_get_ops_a, ctx->mm);
+	KUNIT_EXPECT_PTR_EQ(test, a1, a2);
+	b1 = mmu_notifier_get(&mnt_get_ops_b, ctx->mm);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(b1));
+	KUNIT_EXPECT_PTR_NE(test, a1, b1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&mnt_get_allocs) - allocs, 2);
+
+	/* One per ops per mm: another mm gets its own. */
+	mm2 = mm_alloc();
+	KUNIT_ASSERT_NOT_NULL(test, mm2);
+	other = mmu_notifier_get(&mnt_get_ops_a, mm2);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(other));
+	KUNIT_EXPECT_PTR_NE(test, other, a1);
+	KUNIT_EXPECT_PTR_EQ(test, other->mm, mm2);
+
+	mmap_write_lock(ctx->mm);
+	a3 = mmu_notifier_get_locked(&mnt_get_ops_a, ctx->mm);
+	mmap_write_unlock(ctx->mm);
+	KUNIT_EXPECT_PTR_EQ(test, a3, a1);
+
+	/* Three gets of a: only the third put frees it, after SRCU. */
+	mmu_notifier_put(a1);
+	mmu_notifier_put(a2);
+	mmu_notifier_synchronize();
+	KUNIT_EXPECT_EQ(test, atomic_read(&mnt_get_frees) - frees, 0);
+	mnt_invalidate_pages(test, 0, 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&to_mnt_classic(a1)->starts), 1);
+	mmu_notifier_put(a3);
+	mmu_notifier_synchronize();
+	KUNIT_EXPECT_EQ(test, atomic_read(&mnt_get_frees) - frees, 1);
+
+	/* b is still there and still called; a is not. */
+	mnt_invalidate_pages(test, 0, 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&to_mnt_classic(b1)->starts), 2);
+
+	/* A get after the last put makes a new one. */
+	a1 = mmu_notifier_get(&mnt_get_ops_a, ctx->mm);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(a1));
+	KUNIT_EXPECT_EQ(test, atomic_read(&mnt_get_allocs) - allocs, 4);
+	mmu_notifier_put(a1);
+	mmu_notifier_put(b1);
+	mmu_notifier_put(other);
+	mmput(mm2);
+	mmu_notifier_synchronize();
+	KUNIT_EXPECT_EQ(test, atomic_read(&mnt_get_frees) - frees, 4);
+}
+
+/* ---- stress ----------------------------------------------------------- */
+
+#define MNT_ST_PAGES		64
+#define MNT_ST_READERS		2
+#define MNT_ST_INVALIDATORS	2
+#define MNT_ST_CHURNERS		2
+#define MNT_ST_POOL		8	/* intervals each churner juggles */
+#define MNT_ST_CHURN_OPS	40000
+#define MNT_ST_INV_OPS		40000
+#define MNT_ST_READ_OPS		20000
+#define MNT_ST_TIMEOUT		(60 * HZ)
+
+struct mnt_st_sub {
+	struct mmu_interval_notifier notifier;
+	spinlock_t lock;	/* pairs set_seq with read_retry */
+	unsigned long first, npages;
+	atomic_t hits;		/* overlapping invalidations, counted by them */
+	bool live;
+	struct mnt_stress *st;
+};
+
+struct mnt_stress {
+	struct mm_struct *mm;
+	struct mnt_st_sub readers[MNT_ST_READERS];
+	struct mnt_st_sub pool[MNT_ST_CHURNERS][MNT_ST_POOL];
+	atomic_t churn_budget, inv_budget, read_budget;
+	atomic_t running;
+	struct completion done;
+	atomic_t stale;		/* reads accepted despite a collision */
+	atomic_t dead_calls;	/* callbacks on removed intervals */
+	atomic_t insert_errors;
+	atomic_long_t retries, accepted, inserts, removes, invalidations;
+	atomic_long_t callbacks;
+};
+
+static bool mnt_st_invalidate(struct mmu_interval_notifier *mni,
+			      const struct mmu_notifier_range *range,
+			      unsigned long cur_seq)
+{
+	struct mnt_st_sub *s = container_of(mni, struct mnt_st_sub, notifier);
+
+	if (!READ_ONCE(s->live))
+		atomic_inc(&s->st->dead_calls);
+	spin_lock(&s->lock);
+	mmu_interval_set_seq(mni, cur_seq);
+	spin_unlock(&s->lock);
+	atomic_long_inc(&s->st->callbacks);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops mnt_st_ops = {
+	.invalidate = mnt_st_invalidate,
+};
+
+static bool mnt_st_take(atomic_t *budget)
+{
+	return atomic_dec_if_positive(budget) >= 0;
+}
+
+static void mnt_st_finish(struct mnt_stress *st)
+{
+	if (atomic_dec_and_test(&st->running))
+		complete(&st->done);
+}
+
+static bool mnt_st_overlaps(struct mnt_st_sub *s, unsigned long first,
+			    unsigned long last_excl)
+{
+	return first < s->first + s->npages && s->first < last_excl;
+}
+
+static int mnt_st_invalidator(void *data)
+{
+	struct mnt_stress *st = data;
+	struct rnd_state rnd;
+	int i;
+
+	prandom_seed_state(&rnd, (u64)(unsigned long)current);
+	while (mnt_st_take(&st->inv_budget)) {
+		struct mmu_notifier_range range = {};
+		u32 first = prandom_u32_state(&rnd) % MNT_ST_PAGES;
+		u32 len = 1 + prandom_u32_state(&rnd) % 16;
+
+		mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL,
+					st->mm, MNT_PG(first),
+					MNT_PG(first + len));
+		mmu_notifier_invalidate_range_start(&range);
+		for (i = 0; i < MNT_ST_READERS; i++)
+			if (mnt_st_overlaps(&st->readers[i], first, first + len))
+				atomic_inc(&st->readers[i].hits);
+		if (len & 1)
+			cond_resched();
+		mmu_notifier_invalidate_range_end(&range);
+		atomic_long_inc(&st->invalidations);
+		cond_resched();
+	}
+	mnt_st_finish(st);
+	return 0;
+}
+
+static int mnt_st_reader(void *data)
+{
+	struct mnt_st_sub *s = data;
+	struct mnt_stress *st = s->st;
+	unsigned long seq;
+	int h1, h2, spin;
+	bool retry;
+
+	while (mnt_st_take(&st->read_budget)) {
+		seq = mmu_interval_read_begin(&s->notifier);
+		h1 = atomic_read(&s->hits);
+		/* "Build" a mirror of the range; give invalidations a window. */
+		for (spin = 0; spin < 64; spin++)
+			cpu_relax();
+		cond_resched();
+		spin_lock(&s->lock);
+		retry = mmu_interval_read_retry(&s->notifier, seq);
+		h2 = atomic_read(&s->hits);
+		spin_unlock(&s->lock);
+		if (retry) {
+			atomic_long_inc(&st->retries);
+		} else {
+			atomic_long_inc(&st->accepted);
+			if (h1 != h2)
+				atomic_inc(&st->stale);
+		}
+	}
+	mnt_st_finish(st);
+	return 0;
+}
+
+static int mnt_st_churner(void *data)
+{
+	struct mnt_st_sub *pool = data;
+	struct mnt_stress *st = pool[0].st;
+	struct rnd_state rnd;
+	int ret;
+
+	prandom_seed_state(&rnd, (u64)(unsigned long)pool);
+	while (mnt_st_take(&st->churn_budget)) {
+		struct mnt_st_sub *s = &pool[prandom_u32_state(&rnd) %
+					     MNT_ST_POOL];
+
+		if (s->live) {
+			mmu_interval_notifier_remove(&s->notifier);
+			WRITE_ONCE(s->live, false);
+			atomic_long_inc(&st->removes);
+		} else {
+			s->first = prandom_u32_state(&rnd) % MNT_ST_PAGES;
+			s->npages = 1 + prandom_u32_state(&rnd) % 8;
+			WRITE_ONCE(s->live, true);
+			ret = mmu_interval_notifier_insert(&s->notifier, st->mm,
+							   MNT_PG(s->first),
+							   s->npages * PAGE_SIZE,
+							   &mnt_st_ops);
+			if (ret) {
+				WRITE_ONCE(s->live, false);
+				atomic_inc(&st->insert_errors);
+			}
+			atomic_long_inc(&st->inserts);
+		}
+		cond_resched();
+	}
+	for (ret = 0; ret < MNT_ST_POOL; ret++) {
+		if (pool[ret].live) {
+			mmu_interval_notifier_remove(&pool[ret].notifier);
+			WRITE_ONCE(pool[ret].live, false);
+		}
+	}
+	mnt_st_finish(st);
+	return 0;
+}
+
+static void mnt_stress(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_stress *st;
+	unsigned long t0, elapsed;
+	int i, j, nthreads = 0;
+	long total;
+
+	/* Leaked on timeout: stuck threads may still use it. */
+	st = kzalloc(sizeof(*st), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	st->mm = ctx->mm;
+	atomic_set(&st->churn_budget, MNT_ST_CHURN_OPS);
+	atomic_set(&st->inv_budget, MNT_ST_INV_OPS);
+	atomic_set(&st->read_budget, MNT_ST_READ_OPS);
+	init_completion(&st->done);
+
+	for (i = 0; i < MNT_ST_READERS; i++) {
+		struct mnt_st_sub *s = &st->readers[i];
+
+		s->st = st;
+		spin_lock_init(&s->lock);
+		s->first = i * (MNT_ST_PAGES / MNT_ST_READERS);
+		s->npages = 8;
+		s->live = true;
+		KUNIT_ASSERT_EQ(test,
+				mmu_interval_notifier_insert(&s->notifier,
+							     st->mm,
+							     MNT_PG(s->first),
+							     s->npages * PAGE_SIZE,
+							     &mnt_st_ops), 0);
+	}
+	for (i = 0; i < MNT_ST_CHURNERS; i++) {
+		for (j = 0; j < MNT_ST_POOL; j++) {
+			st->pool[i][j].st = st;
+			spin_lock_init(&st->pool[i][j].lock);
+		}
+	}
+
+	atomic_set(&st->running, MNT_ST_READERS + MNT_ST_INVALIDATORS +
+		   MNT_ST_CHURNERS);
+	t0 = jiffies;
+	for (i = 0; i < MNT_ST_INVALIDATORS; i++, nthreads++)
+		KUNIT_ASSERT_FALSE(test, IS_ERR(kthread_run(mnt_st_invalidator,
+							    st, "mnt-inv%d",
+							    i)));
+	for (i = 0; i < MNT_ST_READERS; i++, nthreads++)
+		KUNIT_ASSERT_FALSE(test, IS_ERR(kthread_run(mnt_st_reader,
+							    &st->readers[i],
+							    "mnt-rd%d", i)));
+	for (i = 0; i < MNT_ST_CHURNERS; i++, nthreads++)
+		KUNIT_ASSERT_FALSE(test, IS_ERR(kthread_run(mnt_st_churner,
+							    st->pool[i],
+							    "mnt-churn%d",
+							    i)));
+
+	if (!wait_for_completion_timeout(&st->done, MNT_ST_TIMEOUT)) {
+		KUNIT_FAIL(test, "%d of %d stress threads never finished",
+			   atomic_read(&st->running), nthreads);
+		return;
+	}
+	elapsed = jiffies - t0;
+
+	total = atomic_long_read(&st->inserts) + atomic_long_read(&st->removes) +
+		atomic_long_read(&st->invalidations) +
+		atomic_long_read(&st->retries) + atomic_long_read(&st->accepted);
+	kunit_info(test,
+		   "%ld ops in %u ms: %ld inserts, %ld removes, %ld invalidations (%ld callbacks), %ld reads accepted, %ld retried\n",
+		   total, jiffies_to_msecs(elapsed),
+		   atomic_long_read(&st->inserts),
+		   atomic_long_read(&st->removes),
+		   atomic_long_read(&st->invalidations),
+		   atomic_long_read(&st->callbacks),
+		   atomic_long_read(&st->accepted),
+		   atomic_long_read(&st->retries));
+
+	KUNIT_EXPECT_EQ(test, total, (long)(MNT_ST_CHURN_OPS + MNT_ST_INV_OPS +
+					    MNT_ST_READ_OPS));
+	KUNIT_EXPECT_EQ(test, atomic_read(&st->stale), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&st->dead_calls), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&st->insert_errors), 0);
+	/* The race was real: both outcomes of read_retry were seen. */
+	KUNIT_EXPECT_GT(test, atomic_long_read(&st->retries), 0L);
+	KUNIT_EXPECT_GT(test, atomic_long_read(&st->accepted), 0L);
+
+	for (i = 0; i < MNT_ST_READERS; i++)
+		mmu_interval_notifier_remove(&st->readers[i].notifier);
+	kfree(st);
+}
+
+static struct kunit_case mnt_interval_cases[] = {
+	KUNIT_CASE(mnt_seq_basic),
+	KUNIT_CASE(mnt_seq_nonoverlap),
+	KUNIT_CASE(mnt_read_begin_waits),
+	KUNIT_CASE(mnt_nested),
+	KUNIT_CASE(mnt_deferred_insert),
+	KUNIT_CASE(mnt_deferred_remove),
+	KUNIT_CASE(mnt_remove_waits_inflight),
+	KUNIT_CASE(mnt_insert_bad_length),
+	KUNIT_CASE(mnt_insert_locked),
+	KUNIT_CASE(mnt_nonblock_interval),
+	{}
+};
+
+static struct kunit_suite mnt_interval_suite = {
+	.name = "mmu_interval_notifier",
+	.init = mnt_init,
+	.exit = mnt_exit,
+	.test_cases = mnt_interval_cases,
+};
+
+static struct kunit_case mnt_classic_cases[] = {
+	KUNIT_CASE(mnt_classic_hooks),
+	KUNIT_CASE(mnt_classic_release),
+	KUNIT_CASE(mnt_classic_nonblock),
+	KUNIT_CASE(mnt_get_put),
+	{}
+};
+
+static struct kunit_suite mnt_classic_suite = {
+	.name = "mmu_notifier",
+	.init = mnt_init,
+	.exit = mnt_exit,
+	.test_cases = mnt_classic_cases,
+};
+
+static struct kunit_case mnt_stress_cases[] = {
+	KUNIT_CASE(mnt_stress),
+	{}
+};
+
+static struct kunit_suite mnt_stress_suite = {
+	.name = "mmu_interval_notifier_stress",
+	.init = mnt_init,
+	.exit = mnt_exit,
+	.test_cases = mnt_stress_cases,
+};
+
+kunit_test_suites(&mnt_interval_suite, &mnt_classic_suite, &mnt_stress_suite);
+
+MODULE_LICENSE("GPL");
