@@ -1,0 +1,638 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for dev_pagemap: creating and tearing down ZONE_DEVICE maps,
+ * the pfn to dev_pagemap lookup and the reference counting that keeps a map
+ * alive while pages or lookups still use it.
+ *
+ * Every map is MEMORY_DEVICE_PRIVATE memory placed in physical address space
+ * that nothing else owns (request_free_mem_region()), so the tests need no
+ * RAM and no hardware: only struct pages get allocated.
+ */
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/device.h>
+#include <linux/err.h>
+#include <linux/ioport.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/memremap.h>
+#include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/pagemap.h>
+#include <linux/pfn.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+
+/* One subsection: the smallest span ZONE_DEVICE memory can be hotplugged in. */
+#define MR_CHUNK	SZ_2M
+/* Address space reserved per test, carved into chunks by the test. */
+#define MR_SPAN		(16 * MR_CHUNK)
+/* How long a teardown that should finish may take under a slow emulator. */
+#define MR_DONE_MS	20000
+/* How long a teardown that must stay blocked is watched for. */
+#define MR_BLOCKED_MS	200
+
+/*
+ * A fake device: the dev_pagemap sits last because its ranges[] may extend
+ * past the end of the structure when nr_range > 1.
+ */
+struct mr_dev {
+	atomic_t nr_freed;
+	struct page *last_freed;
+	bool mapped;
+	struct dev_pagemap pgmap;
+};
+
+struct mr_ctx {
+	struct resource *res;
+	struct mr_dev *devs[4];
+	bool leaked;
+};
+
+static struct mr_dev *to_mr_dev(struct dev_pagemap *pgmap)
+{
+	return container_of(pgmap, struct mr_dev, pgmap);
+}
+
+static void mr_page_free(struct page *page)
+{
+	struct mr_dev *dev = to_mr_dev(page->pgmap);
+
+	WRITE_ONCE(dev->last_freed, page);
+	atomic_inc(&dev->nr_freed);
+}
+
+static vm_fault_t mr_migrate_to_ram(struct vm_fault *vmf)
+{
+	/* No test ever maps a page of ours into a process. */
+	return VM_FAULT_SIGBUS;
+}
+
+static const struct dev_pagemap_ops mr_ops = {
+	.page_free	= mr_page_free,
+	.migrate_to_ram	= mr_migrate_to_ram,
+};
+
+static const struct dev_pagemap_ops mr_ops_no_free = {
+	.migrate_to_ram	= mr_migrate_to_ram,
+};
+
+static const struct dev_pagemap_ops mr_ops_no_migrate = {
+	.page_free	= mr_page_free,
+};
+
+/* Any unique pointer does as the owner; the suite uses its own ops table. */
+static void *mr_owner = (void *)&mr_ops;
+
+static phys_addr_t mr_base(struct kunit *test)
+{
+	struct mr_ctx *ctx = test->priv;
+
+	return ctx->res->start;
+}
+
+/* Physical address of chunk @idx of the test's reserved span. */
+static phys_addr_t mr_chunk(struct kunit *test, unsigned int idx)
+{
+	return mr_base(test) + (phys_addr_t)idx * MR_CHUNK;
+}
+
+static unsigned long mr_chunk_pfn(struct kunit *test, unsigned int idx)
+{
+	return PHYS_PFN(mr_chunk(test, idx));
+}
+
+/*
+ * Allocate a device with @nr_range ranges, the first one covering chunk
+ * @chunk. It is not freed with the test: a teardown that never finishes
+ * must not leave memremap code using freed memory.
+ */
+static struct mr_dev *mr_dev_new(struct kunit *test, int nr_range,
+				 unsigned int chunk)
+{
+	struct mr_ctx *ctx = test->priv;
+	struct mr_dev *dev;
+	size_t size;
+	int i;
+
+	size = sizeof(*dev) + (nr_range - 1) * sizeof(struct range);
+	dev = kzalloc(size, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+
+	for (i = 0; i < ARRAY_SIZE(ctx->devs); i++) {
+		if (!ctx->devs[i]) {
+			ctx->devs[i] = dev;
+			break;
+		}
+	}
+	if (i == ARRAY_SIZE(ctx->devs)) {
+		kfree(dev);
+		KUNIT_ASSERT_FAILURE(test, "too many devices in one test");
+	}
+
+	dev->pgmap.type = MEMORY_DEVICE_PRIVATE;
+	dev->pgmap.ops = &mr_ops;
+	dev->pgmap.owner = mr_owner;
+	dev->pgmap.nr_range = nr_range;
+	dev->pgmap.range.start = mr_chunk(test, chunk);
+	dev->pgmap.range.end = mr_chunk(test, chunk) + MR_CHUNK - 1;
+	return dev;
+}
+
+static void mr_set_range(struct kunit *test, struct mr_dev *dev, int i,
+			 unsigned int chunk)
+{
+	dev->pgmap.ranges[i].start = mr_chunk(test, chunk);
+	dev->pgmap.ranges[i].end = mr_chunk(test, chunk) + MR_CHUNK - 1;
+}
+
+static void *mr_map(struct mr_dev *dev)
+{
+	void *ret = memremap_pages(&dev->pgmap, numa_node_id());
+
+	if (!IS_ERR(ret))
+		dev->mapped = true;
+	return ret;
+}
+
+struct mr_unmap {
+	struct dev_pagemap *pgmap;
+	struct completion done;
+};
+
+static int mr_unmap_fn(void *data)
+{
+	struct mr_unmap *u = data;
+
+	memunmap_pages(u->pgmap);
+	complete(&u->done);
+	return 0;
+}
+
+/* Start memunmap_pages() on another thread; it may block on references. */
+static struct mr_unmap *mr_unmap_start(struct kunit *test, struct mr_dev *dev)
+{
+	struct task_struct *task;
+	struct mr_unmap *u;
+
+	u = kzalloc(sizeof(*u), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, u);
+	u->pgmap = &dev->pgmap;
+	init_completion(&u->done);
+	dev->mapped = false;
+	task = kthread_run(mr_unmap_fn, u, "memremap_kunit");
+	if (IS_ERR(task)) {
+		dev->mapped = true;
+		kfree(u);
+		KUNIT_ASSERT_FAILURE(test, "kthread_run: %ld", PTR_ERR(task));
+	}
+	return u;
+}
+
+static bool mr_unmap_done(struct mr_unmap *u, unsigned int ms)
+{
+	return wait_for_completion_timeout(&u->done, msecs_to_jiffies(ms));
+}
+
+/*
+ * Wait for a teardown to finish. On a timeout the thread is still inside
+ * memunmap_pages() and owns @u and the device, so both are leaked on purpose.
+ */
+static bool mr_unmap_finish(struct kunit *test, struct mr_dev *dev,
+			    struct mr_unmap *u)
+{
+	struct mr_ctx *ctx = test->priv;
+	int i;
+
+	if (!mr_unmap_done(u, MR_DONE_MS)) {
+		ctx->leaked = true;
+		for (i = 0; i < ARRAY_SIZE(ctx->devs); i++)
+			if (ctx->devs[i] == dev)
+				ctx->devs[i] = NULL;
+		return false;
+	}
+	kfree(u);
+	return true;
+}
+
+/* memunmap_pages() with a deadline, so a leaked reference fails, not hangs. */
+static bool mr_unmap(struct kunit *test, struct mr_dev *dev)
+{
+	return mr_unmap_finish(test, dev, mr_unmap_start(test, dev));
+}
+
+/* Let the teardown thread get as far as killing the reference. */
+static bool mr_wait_dying(struct dev_pagemap *pgmap)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(MR_DONE_MS);
+
+	while (!percpu_ref_is_dying(&pgmap->ref)) {
+		if (time_after(jiffies, deadline))
+			return false;
+		usleep_range(1000, 2000);
+	}
+	return true;
+}
+
+/* Look @pfn up with no cached map; drop the reference straight away. */
+static struct dev_pagemap *mr_lookup(unsigned long pfn)
+{
+	struct dev_pagemap *pgmap = get_dev_pagemap(pfn, NULL);
+
+	put_dev_pagemap(pgmap);
+	return pgmap;
+}
+
+static int mr_init(struct kunit *test)
+{
+	struct mr_ctx *ctx;
+	struct resource *res;
+
+	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	res = request_free_mem_region(&iomem_resource, MR_SPAN,
+				      "memremap_kunit");
+	if (IS_ERR(res))
+		return PTR_ERR(res);
+	ctx->res = res;
+	test->priv = ctx;
+	return 0;
+}
+
+static void mr_exit(struct kunit *test)
+{
+	struct mr_ctx *ctx = test->priv;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(ctx->devs); i++) {
+		struct mr_dev *dev = ctx->devs[i];
+
+		if (!dev)
+			continue;
+		if (dev->mapped && !mr_unmap(test, dev))
+			continue;
+		kfree(dev);
+	}
+	/* A map still alive would be left pointing at a released region. */
+	if (!ctx->leaked)
+		release_mem_region(ctx->res->start, resource_size(ctx->res));
+}
+
+static void mr_expect_unmapped(struct kunit *test, unsigned int chunk)
+{
+	unsigned long pfn = mr_chunk_pfn(test, chunk);
+
+	KUNIT_EXPECT_NULL(test, mr_lookup(pfn));
+	KUNIT_EXPECT_NULL(test, mr_lookup(pfn + PHYS_PFN(MR_CHUNK) - 1));
+}
+
+/*
+ * A private map gets struct pages in ZONE_DEVICE that point back at it,
+ * start out free (refcount zero) and go away with memunmap_pages(); the
+ * same range can then be mapped again.
+ */
+static void mr_test_map_unmap(struct kunit *test)
+{
+	unsigned long first = mr_chunk_pfn(test, 1);
+	unsigned long last = first + PHYS_PFN(MR_CHUNK) - 1;
+	unsigned long pfns[] = { first, first + 1, last };
+	struct mr_dev *dev = mr_dev_new(test, 1, 1);
+	int i;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(dev)));
+
+	for (i = 0; i < ARRAY_SIZE(pfns); i++) {
+		struct page *page = pfn_to_page(pfns[i]);
+
+		KUNIT_EXPECT_TRUE(test, pfn_valid(pfns[i]));
+		KUNIT_EXPECT_TRUE(test, is_zone_device_page(page));
+		KUNIT_EXPECT_TRUE(test, is_device_private_page(page));
+		KUNIT_EXPECT_PTR_EQ(test, page->pgmap, &dev->pgmap);
+		KUNIT_EXPECT_EQ(test, page_ref_count(page), 0);
+		KUNIT_EXPECT_PTR_EQ(test, mr_lookup(pfns[i]), &dev->pgmap);
+		KUNIT_EXPECT_TRUE(test, pgmap_pfn_valid(&dev->pgmap, pfns[i]));
+	}
+	KUNIT_EXPECT_FALSE(test, pgmap_pfn_valid(&dev->pgmap, first - 1));
+	KUNIT_EXPECT_FALSE(test, pgmap_pfn_valid(&dev->pgmap, last + 1));
+	KUNIT_EXPECT_NULL(test, mr_lookup(first - 1));
+	KUNIT_EXPECT_NULL(test, mr_lookup(last + 1));
+
+	KUNIT_ASSERT_TRUE(test, mr_unmap(test, dev));
+	mr_expect_unmapped(test, 1);
+
+	/* Nothing of the first map may be left to get in the way. */
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(dev)));
+	KUNIT_EXPECT_PTR_EQ(test, mr_lookup(first), &dev->pgmap);
+	KUNIT_ASSERT_TRUE(test, mr_unmap(test, dev));
+	mr_expect_unmapped(test, 1);
+}
+
+/*
+ * get_dev_pagemap() takes a reference only when it has to look the pfn up:
+ * a cached map that covers the pfn comes back as is.
+ */
+static void mr_test_get_put(struct kunit *test)
+{
+	unsigned long pfn = mr_chunk_pfn(test, 0);
+	struct mr_dev *dev = mr_dev_new(test, 1, 0);
+	struct dev_pagemap *pgmap, *again;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(dev)));
+
+	pgmap = get_dev_pagemap(pfn, NULL);
+	KUNIT_ASSERT_PTR_EQ(test, pgmap, &dev->pgmap);
+	again = get_dev_pagemap(pfn + 7, pgmap);
+	KUNIT_EXPECT_PTR_EQ(test, again, pgmap);
+	again = get_dev_pagemap(pfn + PHYS_PFN(MR_CHUNK) - 1, pgmap);
+	KUNIT_EXPECT_PTR_EQ(test, again, pgmap);
+	put_dev_pagemap(pgmap);
+
+	/* A NULL map is accepted and ignored. */
+	put_dev_pagemap(NULL);
+
+	/* One reference was taken and one dropped: nothing holds the map. */
+	KUNIT_EXPECT_TRUE(test, mr_unmap(test, dev));
+}
+
+/*
+ * memunmap_pages() kills the reference, so no new lookup succeeds, and then
+ * waits until the last reference taken by get_dev_pagemap() is gone.
+ */
+static void mr_test_unmap_waits_for_pgmap_ref(struct kunit *test)
+{
+	unsigned long pfn = mr_chunk_pfn(test, 2);
+	struct mr_dev *dev = mr_dev_new(test, 1, 2);
+	struct dev_pagemap *held;
+	struct mr_unmap *u;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(dev)));
+	held = get_dev_pagemap(pfn, NULL);
+	KUNIT_ASSERT_PTR_EQ(test, held, &dev->pgmap);
+
+	u = mr_unmap_start(test, dev);
+	KUNIT_EXPECT_TRUE(test, mr_wait_dying(&dev->pgmap));
+	KUNIT_EXPECT_NULL(test, get_dev_pagemap(pfn, NULL));
+	KUNIT_EXPECT_FALSE(test, mr_unmap_done(u, MR_BLOCKED_MS));
+
+	put_dev_pagemap(held);
+	KUNIT_ASSERT_TRUE(test, mr_unmap_finish(test, dev, u));
+	mr_expect_unmapped(test, 2);
+}
+
+/*
+ * A device private page handed out with zone_device_page_init() pins the
+ * map: teardown waits for the page to come back through ->page_free().
+ */
+static void mr_test_unmap_waits_for_page_ref(struct kunit *test)
+{
+	unsigned long pfn = mr_chunk_pfn(test, 3) + 5;
+	struct mr_dev *dev = mr_dev_new(test, 1, 3);
+	struct page *page;
+	struct mr_unmap *u;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(dev)));
+	page = pfn_to_page(pfn);
+	zone_device_page_init(page);
+	KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
+	KUNIT_EXPECT_TRUE(test, PageLocked(page));
+	unlock_page(page);
+
+	u = mr_unmap_start(test, dev);
+	KUNIT_EXPECT_TRUE(test, mr_wait_dying(&dev->pgmap));
+	KUNIT_EXPECT_FALSE(test, mr_unmap_done(u, MR_BLOCKED_MS));
+	KUNIT_EXPECT_EQ(test, atomic_read(&dev->nr_freed), 0);
+
+	put_page(page);
+	KUNIT_EXPECT_EQ(test, atomic_read(&dev->nr_freed), 1);
+	KUNIT_EXPECT_PTR_EQ(test, READ_ONCE(dev->last_freed), page);
+	KUNIT_ASSERT_TRUE(test, mr_unmap_finish(test, dev, u));
+	mr_expect_unmapped(test, 3);
+}
+
+/*
+ * The last put of a device private page, through put_page() or through
+ * release_pages(), hands it to ->page_free() with a zero refcount, and the
+ * driver may hand the same page out again.
+ */
+static void mr_test_page_free(struct kunit *test)
+{
+	unsigned long pfn = mr_chunk_pfn(test, 4) + 17;
+	struct mr_dev *dev = mr_dev_new(test, 1, 4);
+	struct page *page;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(dev)));
+	page = pfn_to_page(pfn);
+
+	zone_device_page_init(page);
+	unlock_page(page);
+	get_page(page);
+	KUNIT_EXPECT_EQ(test, page_ref_count(page), 2);
+	put_page(page);
+	KUNIT_EXPECT_EQ(test, atomic_read(&dev->nr_freed), 0);
+	KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
+	put_page(page);
+	KUNIT_EXPECT_EQ(test, atomic_read(&dev->nr_freed), 1);
+	KUNIT_EXPECT_PTR_EQ(test, READ_ONCE(dev->last_freed), page);
+	KUNIT_EXPECT_EQ(test, page_ref_count(page), 0);
+
+	zone_device_page_init(page);
+	unlock_page(page);
+	KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
+	WRITE_ONCE(dev->last_freed, NULL);
+	release_pages(&page, 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&dev->nr_freed), 2);
+	KUNIT_EXPECT_PTR_EQ(test, READ_ONCE(dev->last_freed), page);
+	KUNIT_EXPECT_EQ(test, page_ref_count(page), 0);
+
+	/* Every page came back, so nothing pins the map any more. */
+	KUNIT_EXPECT_TRUE(test, mr_unmap(test, dev));
+}
+
+/*
+ * Lookups over a map of three ranges with holes between them and a second
+ * map wedged in between two of the ranges. Chunks of the reserved span:
+ *
+ *   0: hole   1: A   2: B   3: A   4: hole   5: A   6: hole
+ */
+static void mr_test_multi_range_lookup(struct kunit *test)
+{
+	static const unsigned int a_chunks[] = { 1, 3, 5 };
+	static const unsigned int holes[] = { 0, 4, 6 };
+	const unsigned long n = PHYS_PFN(MR_CHUNK);
+	struct mr_dev *a = mr_dev_new(test, 3, 1);
+	struct mr_dev *b = mr_dev_new(test, 1, 2);
+	struct dev_pagemap *pgmap;
+	unsigned long pfn;
+	int i;
+
+	mr_set_range(test, a, 1, 3);
+	mr_set_range(test, a, 2, 5);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(a)));
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(b)));
+
+	for (i = 0; i < ARRAY_SIZE(a_chunks); i++) {
+		pfn = mr_chunk_pfn(test, a_chunks[i]);
+		KUNIT_EXPECT_PTR_EQ(test, mr_lookup(pfn), &a->pgmap);
+		KUNIT_EXPECT_PTR_EQ(test, mr_lookup(pfn + n / 2), &a->pgmap);
+		KUNIT_EXPECT_PTR_EQ(test, mr_lookup(pfn + n - 1), &a->pgmap);
+		KUNIT_EXPECT_TRUE(test, pgmap_pfn_valid(&a->pgmap, pfn));
+		KUNIT_EXPECT_TRUE(test, pgmap_pfn_valid(&a->pgmap, pfn + n - 1));
+		KUNIT_EXPECT_FALSE(test, pgmap_pfn_valid(&b->pgmap, pfn));
+		KUNIT_EXPECT_PTR_EQ(test, pfn_to_page(pfn + n - 1)->pgmap,
+				    &a->pgmap);
+	}
+
+	pfn = mr_chunk_pfn(test, 2);
+	KUNIT_EXPECT_PTR_EQ(test, mr_lookup(pfn), &b->pgmap);
+	KUNIT_EXPECT_PTR_EQ(test, mr_lookup(pfn + n - 1), &b->pgmap);
+	KUNIT_EXPECT_TRUE(test, pgmap_pfn_valid(&b->pgmap, pfn));
+	KUNIT_EXPECT_FALSE(test, pgmap_pfn_valid(&a->pgmap, pfn));
+	KUNIT_EXPECT_FALSE(test, pgmap_pfn_valid(&a->pgmap, pfn + n - 1));
+
+	for (i = 0; i < ARRAY_SIZE(holes); i++) {
+		pfn = mr_chunk_pfn(test, holes[i]);
+		KUNIT_EXPECT_NULL(test, mr_lookup(pfn));
+		KUNIT_EXPECT_NULL(test, mr_lookup(pfn + n - 1));
+		KUNIT_EXPECT_FALSE(test, pgmap_pfn_valid(&a->pgmap, pfn));
+		KUNIT_EXPECT_FALSE(test, pgmap_pfn_valid(&a->pgmap,
+							 pfn + n - 1));
+	}
+
+	/*
+	 * Walking pfns with a cached map: staying in A (even across a hole in
+	 * the middle of A) keeps the reference, moving to B trades it for one
+	 * on B, and a hole drops it.
+	 */
+	pgmap = get_dev_pagemap(mr_chunk_pfn(test, 1), NULL);
+	KUNIT_ASSERT_PTR_EQ(test, pgmap, &a->pgmap);
+	pgmap = get_dev_pagemap(mr_chunk_pfn(test, 5), pgmap);
+	KUNIT_EXPECT_PTR_EQ(test, pgmap, &a->pgmap);
+	pgmap = get_dev_pagemap(mr_chunk_pfn(test, 2) + 3, pgmap);
+	KUNIT_EXPECT_PTR_EQ(test, pgmap, &b->pgmap);
+	pgmap = get_dev_pagemap(mr_chunk_pfn(test, 3), pgmap);
+	KUNIT_EXPECT_PTR_EQ(test, pgmap, &a->pgmap);
+	pgmap = get_dev_pagemap(mr_chunk_pfn(test, 4), pgmap);
+	KUNIT_EXPECT_NULL(test, pgmap);
+	put_dev_pagemap(pgmap);
+
+	/* Balanced references: both maps go away without waiting. */
+	KUNIT_EXPECT_TRUE(test, mr_unmap(test, b));
+	KUNIT_EXPECT_PTR_EQ(test, mr_lookup(mr_chunk_pfn(test, 1)), &a->pgmap);
+	mr_expect_unmapped(test, 2);
+	KUNIT_EXPECT_TRUE(test, mr_unmap(test, a));
+	for (i = 0; i < ARRAY_SIZE(a_chunks); i++)
+		mr_expect_unmapped(test, a_chunks[i]);
+}
+
+struct mr_bad_map {
+	const char *what;
+	enum memory_type type;
+	const struct dev_pagemap_ops *ops;
+	bool owner;
+};
+
+static const struct mr_bad_map mr_bad_maps[] = {
+	{ "private, no ops", MEMORY_DEVICE_PRIVATE, NULL, true },
+	{ "private, no page_free", MEMORY_DEVICE_PRIVATE, &mr_ops_no_free, true },
+	{ "private, no migrate_to_ram", MEMORY_DEVICE_PRIVATE,
+	  &mr_ops_no_migrate, true },
+	{ "private, no owner", MEMORY_DEVICE_PRIVATE, &mr_ops, false },
+	{ "coherent, no page_free", MEMORY_DEVICE_COHERENT, &mr_ops_no_free,
+	  true },
+	{ "coherent, no owner", MEMORY_DEVICE_COHERENT, &mr_ops, false },
+};
+
+/*
+ * A map the core cannot serve is refused with -EINVAL before anything is
+ * set up: no pfn of the range resolves, and the very same dev_pagemap maps
+ * fine once it is corrected.
+ */
+static void mr_test_bad_map(struct kunit *test)
+{
+	unsigned long pfn = mr_chunk_pfn(test, 0);
+	struct mr_dev *dev = mr_dev_new(test, 1, 0);
+	void *ret;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(mr_bad_maps); i++) {
+		const struct mr_bad_map *bad = &mr_bad_maps[i];
+
+		dev->pgmap.type = bad->type;
+		dev->pgmap.ops = bad->ops;
+		dev->pgmap.owner = bad->owner ? mr_owner : NULL;
+		ret = mr_map(dev);
+		KUNIT_EXPECT_EQ_MSG(test, PTR_ERR_OR_ZERO(ret), -EINVAL,
+				    "%s", bad->what);
+		if (!IS_ERR(ret)) {
+			KUNIT_ASSERT_TRUE(test, mr_unmap(test, dev));
+			continue;
+		}
+		KUNIT_EXPECT_NULL_MSG(test, mr_lookup(pfn), "%s", bad->what);
+		KUNIT_EXPECT_NULL_MSG(test, mr_lookup(pfn + 1), "%s",
+				      bad->what);
+	}
+
+	dev->pgmap.type = MEMORY_DEVICE_PRIVATE;
+	dev->pgmap.ops = &mr_ops;
+	dev->pgmap.owner = mr_owner;
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(dev)));
+	KUNIT_EXPECT_PTR_EQ(test, mr_lookup(pfn), &dev->pgmap);
+	KUNIT_EXPECT_TRUE(test, mr_unmap(test, dev));
+}
+
+/*
+ * devm_memremap_pages() ties the map to a device: devm_memunmap_pages()
+ * tears it down early, otherwise unbinding the device does.
+ */
+static void mr_test_devm(struct kunit *test)
+{
+	unsigned long pfn = mr_chunk_pfn(test, 6);
+	struct mr_dev *dev = mr_dev_new(test, 1, 6);
+	struct device *parent;
+	void *ret;
+
+	parent = root_device_register("memremap_kunit");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, parent);
+
+	ret = devm_memremap_pages(parent, &dev->pgmap);
+	if (IS_ERR(ret)) {
+		root_device_unregister(parent);
+		KUNIT_ASSERT_FAILURE(test, "devm_memremap_pages: %ld",
+				     PTR_ERR(ret));
+	}
+	KUNIT_EXPECT_PTR_EQ(test, mr_lookup(pfn), &dev->pgmap);
+	devm_memunmap_pages(parent, &dev->pgmap);
+	KUNIT_EXPECT_NULL(test, mr_lookup(pfn));
+
+	ret = devm_memremap_pages(parent, &dev->pgmap);
+	KUNIT_EXPECT_FALSE(test, IS_ERR(ret));
+	KUNIT_EXPECT_PTR_EQ(test, mr_lookup(pfn), &dev->pgmap);
+	root_device_unregister(parent);
+	KUNIT_EXPECT_NULL(test, mr_lookup(pfn));
+}
+
+static struct kunit_case mr_cases[] = {
+	KUNIT_CASE(mr_test_map_unmap),
+	KUNIT_CASE(mr_test_get_put),
+	KUNIT_CASE(mr_test_unmap_waits_for_pgmap_ref),
+	KUNIT_CASE(mr_test_unmap_waits_for_page_ref),
+	KUNIT_CASE(mr_test_page_free),
+	KUNIT_CASE(mr_test_multi_range_lookup),
+	KUNIT_CASE(mr_test_bad_map),
+	KUNIT_CASE(mr_test_devm),
+	{}
+};
+
+static struct kunit_suite mr_suite = {
+	.name = "dev_pagemap",
+	.init = mr_init,
+	.exit = mr_exit,
+	.test_cases = mr_cases,
+};
+
+kunit_test_suite(mr_suite);
+
+MODULE_DESCRIPTION("KUnit tests for dev_pagemap and ZONE_DEVICE memory");
+MODULE_LICENSE("GPL");
