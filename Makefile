@@ -1,0 +1,49 @@
+# HMM for Linux 6.1: build, boot, test.  See README.md.
+#
+#   make test     build everything, boot once, run KUnit + selftests, verdict
+#   make run      boot and run the HMM demonstration
+#   make shell    boot to an interactive shell with test_hmm loaded
+#   make check    sparse (C=2) and checkpatch --strict on everything in linux/
+#   make series   export the overlay and patches as a git format-patch series
+#   make base | tree | kernel | progs | initramfs   the individual steps
+#   make clean    remove build/ (keeps nothing)
+
+SHELL := /bin/bash
+S := scripts
+
+.PHONY: all base tree kernel progs initramfs test run shell check series clean
+
+all: kernel
+
+base:
+	@$(S)/base.sh
+
+tree: base
+	@$(S)/overlay.sh
+
+kernel: tree
+	@$(S)/kernel.sh
+
+progs: tree
+	@$(S)/progs.sh
+
+initramfs: kernel progs
+	@vm/mkinitramfs.sh
+
+test:
+	@$(S)/test.sh
+
+run: initramfs
+	@vm/boot.sh run
+
+shell: initramfs
+	@vm/boot.sh shell
+
+check: tree
+	@$(S)/check.sh
+
+series: tree
+	@$(S)/series.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Judge one `make test` console log.
+
+Reads the guest console, parses the KUnit KTAP (with the base tree's
+tools/testing/kunit/kunit.py parse) and the selftests' TAP, scans the kernel's
+own messages for splats, prints a table per suite and ends with the line
+'N passed, N failed[, N skipped]'. Exit status 1 on any failure: a failed or
+errored case, a skip not on the expected-skip list, an incomplete run, or a
+BUG/WARNING/Oops/Call Trace/lockdep/KASAN report in the console.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+KMSG = re.compile(r'^\[ *\d+\.\d+\] ')
+SPLAT = re.compile(r'BUG:|WARNING:|Oops|Call Trace:|kernel BUG at|KASAN|'
+                   r'possible circular locking|possible recursive locking|'
+                   r'inconsistent lock state|suspicious RCU usage|'
+                   r'DEBUG_LOCKS_WARN_ON|INFO: lockdep|Kernel panic|'
+                   r'general protection fault|unable to handle page fault|'
+                   r'lock held when returning to user space|hung_task')
+TAP = re.compile(r'^(not )?ok (\d+) (\S+)(?:\s+#\s*(SKIP|XFAIL)\b(.*))?')
+PLAN = re.compile(r'^1\.\.(\d+)')
+
+
+class Suite:
+    def __init__(self, name):
+        self.name = name
+        self.cases = []          # (case, status, note)
+
+    def add(self, case, status, note=''):
+        self.cases.append((case, status, note))
+
+
+def load_expected_skips(path):
+    skips = {}
+    if os.path.exists(path):
+        for line in open(path):
+            line = line.split('#', 1)
+            name = line[0].strip()
+            if name:
+                skips[name] = line[1].strip() if len(line) > 1 else ''
+    return skips
+
+
+def kunit_suites(lines, src, workdir):
+    """KTAP printed before the guest's init started, parsed by kunit.py."""
+    if not any('KTAP version' in l or 'TAP version' in l for l in lines):
+        return []
+    raw = os.path.join(workdir, 'kunit.log')
+    out = os.path.join(workdir, 'kunit.json')
+    with open(raw, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    subprocess.run([sys.executable, os.path.join(src, 'tools/testing/kunit/kunit.py'),
+                    'parse', '--json=' + out, raw],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not os.path.exists(out):
+        s = Suite('kunit')
+        s.add('parse', 'FAIL', 'kunit.py could not parse the KTAP output')
+        return [s]
+    suites = []
+
+    def leaves(group, prefix=''):
+        for c in group.get('test_cases', []):
+            yield prefix + c['name'], c['status']
+        for g in group.get('sub_groups', []):
+            yield from leaves(g, prefix + g['name'] + '/')
+
+    top = json.load(open(out))
+    for g in top.get('sub_groups', []):
+        s = Suite('kunit: ' + g['name'])
+        for name, status in leaves(g):
+            s.add(name, status)
+        if not s.cases:
+            s.add('(suite)', 'FAIL', 'suite reported no cases')
+        suites.append(s)
+    for c in top.get('test_cases', []):
+        s = Suite('kunit: ' + c['name'])
+        s.add('(suite)', c['status'])
+        suites.append(s)
+    return suites
+
+
+def selftest_suites(lines):
+    """kselftest TAP from the clean copy the guest prints after the run."""
+    try:
+        begin = lines.index('HMM-SELFTESTS-BEGIN')
+        end = lines.index('HMM-SELFTESTS-END', begin)
+    except ValueError:
+        s = Suite('selftests')
+        s.add('(run)', 'FAIL', 'no selftest output: guest crashed or hung')
+        return [s]
+    suites = {}
+    plan = None
+    seen = 0
+    for l in lines[begin + 1:end]:
+        m = PLAN.match(l)
+        if m:
+            plan = int(m.group(1))
+            continue
+        m = TAP.match(l)
+        if not m:
+            continue
+        seen += 1
+        name = m.group(3)
+        fixture = name.split('.', 1)[0] if '.' in name else 'global'
+        if m.group(1):
+            status = 'FAIL'
+        elif m.group(4) == 'SKIP':
+            status = 'SKIP'
+        else:
+            status = 'PASS'
+        suites.setdefault(fixture, Suite('hmm-tests: ' + fixture)).add(
+            name, status, (m.group(5) or '').strip())
+    result = list(suites.values())
+    if plan is None or seen != plan:
+        s = Suite('selftests')
+        s.add('(run)', 'FAIL', f'planned {plan} cases, saw {seen}')
+        result.append(s)
+    return result
+
+
+def guest_suite(lines):
+    s = Suite('guest')
+    for l in lines:
+        if l.startswith('HMM-CHECK '):
+            _, res, name = l.split(None, 2)
+            s.add(name, 'PASS' if res == 'ok' else 'FAIL')
+        elif l.startswith('HMM-WATCHDOG'):
+            s.add('watchdog', 'FAIL', l)
+    if not any(l.startswith('HMM-JOB-END') for l in lines):
+        s.add('job completed', 'FAIL', 'the guest never reached the end of its job')
+    else:
+        s.add('job completed', 'PASS')
+    return s
+
+
+def console_suite(lines):
+    s = Suite('console')
+    hits = [l for l in lines if KMSG.match(l) and SPLAT.search(l)]
+    for h in hits[:20]:
+        s.add('splat', 'FAIL', h.strip())
+    if len(hits) > 20:
+        s.add('splat', 'FAIL', f'... and {len(hits) - 20} more')
+    if not hits:
+        s.add('no BUG/WARNING/Oops/lockdep/KASAN in kernel log', 'PASS')
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('log')
+    ap.add_argument('--src', required=True, help='assembled kernel tree')
+    ap.add_argument('--expected-skips', default=os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), 'expected-skips'))
+    a = ap.parse_args()
+
+    lines = [l.rstrip('\r\n') for l in open(a.log, errors='replace')]
+    try:
+        job = next(i for i, l in enumerate(lines) if l.startswith('HMM-JOB-BEGIN'))
+    except StopIteration:
+        job = len(lines)
+    expected = load_expected_skips(a.expected_skips)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        suites = kunit_suites(lines[:job], a.src, tmp)
+    suites += selftest_suites(lines[job:])
+    suites += [guest_suite(lines), console_suite(lines)]
+
+    passed = failed = skipped = 0
+    for s in suites:
+        width = max(len(c[0]) for c in s.cases)
+        print(f'\n{s.name}')
+        print(f'  {"case":{width}}  result')
+        print(f'  {"-" * width}  ------')
+        for case, status, note in s.cases:
+            if status == 'PASS':
+                passed += 1
+                shown = 'pass'
+            elif status == 'SKIP' and case in expected:
+                skipped += 1
+                shown = 'skip (expected: ' + expected[case] + ')'
+            elif status == 'SKIP':
+                failed += 1
+                shown = 'FAIL (unexpected skip' + (': ' + note if note else '') + ')'
+            else:
+                failed += 1
+                shown = 'FAIL' + (' ' + note if note else '') if status != 'ERROR' else 'ERROR'
+            print(f'  {case:{width}}  {shown}')
+    print(f'\nconsole log: {a.log}')
+    print(f'{passed} passed, {failed} failed' + (f', {skipped} skipped' if skipped else ''))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
