@@ -23,7 +23,11 @@ SPLAT = re.compile(r'BUG:|WARNING:|Oops|Call Trace:|kernel BUG at|KASAN|'
                    r'DEBUG_LOCKS_WARN_ON|INFO: lockdep|Kernel panic|'
                    r'general protection fault|unable to handle page fault|'
                    r'lock held when returning to user space|hung_task')
-TAP = re.compile(r'^(not )?ok (\d+) (\S+)(?:\s+#\s*(SKIP|XFAIL)\b(.*))?')
+TAP = re.compile(r'^(not )?ok (\d+)\s*(.*)$')
+DIRECTIVE = re.compile(r'^(?:(\S+)\s+)?#\s*(SKIP|XFAIL)\b\s*(.*)$')
+# kselftest_harness.h prints '#   OK  fixture.variant.test' before each
+# result, and its skip line carries the reason instead of the name.
+HARNESS_STATUS = re.compile(r'^#\s+(?:OK|FAIL)\s+(\S+)$')
 PLAN = re.compile(r'^1\.\.(\d+)')
 
 
@@ -97,25 +101,38 @@ def selftest_suites(lines):
     suites = {}
     plan = None
     seen = 0
+    last_name = None
     for l in lines[begin + 1:end]:
         m = PLAN.match(l)
         if m:
             plan = int(m.group(1))
             continue
+        m = HARNESS_STATUS.match(l)
+        if m:
+            last_name = m.group(1)
+            continue
         m = TAP.match(l)
         if not m:
             continue
         seen += 1
-        name = m.group(3)
-        fixture = name.split('.', 1)[0] if '.' in name else 'global'
+        rest = m.group(3).strip()
+        note = ''
+        d = DIRECTIVE.match(rest)
+        if d:
+            name = d.group(1) or last_name or f'case {m.group(2)}'
+            directive, note = d.group(2), d.group(3).strip()
+        else:
+            name, directive = rest or last_name or f'case {m.group(2)}', None
+        last_name = None
         if m.group(1):
             status = 'FAIL'
-        elif m.group(4) == 'SKIP':
+        elif directive == 'SKIP':
             status = 'SKIP'
         else:
             status = 'PASS'
+        fixture = name.split('.', 1)[0] if '.' in name else 'global'
         suites.setdefault(fixture, Suite('hmm-tests: ' + fixture)).add(
-            name, status, (m.group(5) or '').strip())
+            name, status, note)
     result = list(suites.values())
     if plan is None or seen != plan:
         s = Suite('selftests')

@@ -16,6 +16,7 @@
 #include <linux/ioport.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
+#include <linux/log2.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
@@ -72,6 +73,14 @@ static vm_fault_t mr_migrate_to_ram(struct vm_fault *vmf)
 static const struct dev_pagemap_ops mr_ops = {
 	.page_free	= mr_page_free,
 	.migrate_to_ram	= mr_migrate_to_ram,
+};
+
+static const struct dev_pagemap_ops mr_ops_no_free = {
+	.migrate_to_ram	= mr_migrate_to_ram,
+};
+
+static const struct dev_pagemap_ops mr_ops_no_migrate = {
+	.page_free	= mr_page_free,
 };
 
 /* Any unique pointer does as the owner; the suite uses its own ops table. */
@@ -518,6 +527,260 @@ static void mr_test_multi_range_lookup(struct kunit *test)
 		mr_expect_unmapped(test, a_chunks[i]);
 }
 
+struct mr_bad_map {
+	const char *what;
+	enum memory_type type;
+	const struct dev_pagemap_ops *ops;
+	bool owner;
+};
+
+static const struct mr_bad_map mr_bad_maps[] = {
+	{ "private, no ops", MEMORY_DEVICE_PRIVATE, NULL, true },
+	{ "private, no page_free", MEMORY_DEVICE_PRIVATE, &mr_ops_no_free, true },
+	{ "private, no migrate_to_ram", MEMORY_DEVICE_PRIVATE,
+	  &mr_ops_no_migrate, true },
+	{ "private, no owner", MEMORY_DEVICE_PRIVATE, &mr_ops, false },
+	{ "coherent, no ops", MEMORY_DEVICE_COHERENT, NULL, true },
+	{ "coherent, no page_free", MEMORY_DEVICE_COHERENT, &mr_ops_no_free,
+	  true },
+	{ "coherent, no migrate_to_ram", MEMORY_DEVICE_COHERENT,
+	  &mr_ops_no_migrate, true },
+	{ "coherent, no owner", MEMORY_DEVICE_COHERENT, &mr_ops, false },
+	{ "type 0", 0, &mr_ops, true },
+	{ "type past the last one", MEMORY_DEVICE_PCI_P2PDMA + 1, &mr_ops,
+	  true },
+};
+
+/*
+ * A map the core cannot serve is refused with -EINVAL before anything is
+ * set up: no pfn of the range resolves, and the very same dev_pagemap maps
+ * fine once it is corrected.
+ */
+static void mr_test_bad_map(struct kunit *test)
+{
+	unsigned long pfn = mr_chunk_pfn(test, 0);
+	struct mr_dev *dev = mr_dev_new(test, 1, 0);
+	void *ret;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(mr_bad_maps); i++) {
+		const struct mr_bad_map *bad = &mr_bad_maps[i];
+
+		dev->pgmap.type = bad->type;
+		dev->pgmap.ops = bad->ops;
+		dev->pgmap.owner = bad->owner ? mr_owner : NULL;
+		ret = mr_map(dev);
+		KUNIT_EXPECT_EQ_MSG(test, PTR_ERR_OR_ZERO(ret), -EINVAL,
+				    "%s", bad->what);
+		if (!IS_ERR(ret)) {
+			KUNIT_ASSERT_TRUE(test, mr_unmap(test, dev));
+			continue;
+		}
+		KUNIT_EXPECT_NULL_MSG(test, mr_lookup(pfn), "%s", bad->what);
+		KUNIT_EXPECT_NULL_MSG(test, mr_lookup(pfn + 1), "%s",
+				      bad->what);
+	}
+
+	dev->pgmap.type = MEMORY_DEVICE_PRIVATE;
+	dev->pgmap.ops = &mr_ops;
+	dev->pgmap.owner = mr_owner;
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(dev)));
+	KUNIT_EXPECT_PTR_EQ(test, mr_lookup(pfn), &dev->pgmap);
+	KUNIT_EXPECT_TRUE(test, mr_unmap(test, dev));
+}
+
+/* Map @dev expecting @err; a map that should have failed is torn down. */
+static void mr_expect_refused(struct kunit *test, struct mr_dev *dev, int err,
+			      const char *what)
+{
+	void *ret = mr_map(dev);
+
+	KUNIT_EXPECT_EQ_MSG(test, PTR_ERR_OR_ZERO(ret), err, "%s", what);
+	if (!IS_ERR(ret))
+		KUNIT_ASSERT_TRUE(test, mr_unmap(test, dev));
+}
+
+/*
+ * Ranges the core cannot hotplug are refused up front, and so is a range
+ * that another map, or another range of the same map, already covers. The
+ * map that was there first is not disturbed.
+ */
+static void mr_test_bad_ranges(struct kunit *test)
+{
+	struct mr_dev *a = mr_dev_new(test, 1, 2);
+	struct mr_dev *b = mr_dev_new(test, 2, 0);
+	const phys_addr_t ram = SZ_16M;
+
+	b->pgmap.nr_range = 0;
+	mr_expect_refused(test, b, -EINVAL, "no ranges");
+	b->pgmap.nr_range = 1;
+
+	b->pgmap.range.start += PAGE_SIZE;
+	mr_expect_refused(test, b, -EINVAL, "start not subsection aligned");
+	b->pgmap.range.start -= PAGE_SIZE;
+	b->pgmap.range.end -= PAGE_SIZE;
+	mr_expect_refused(test, b, -EINVAL, "length not subsection aligned");
+	b->pgmap.range.end = b->pgmap.range.start - 1;
+	mr_expect_refused(test, b, -EINVAL, "empty range");
+	mr_set_range(test, b, 0, 0);
+
+	b->pgmap.flags = PGMAP_ALTMAP_VALID;
+	mr_expect_refused(test, b, -EINVAL, "altmap in private memory");
+	b->pgmap.flags = 0;
+
+	b->pgmap.vmemmap_shift = ilog2(PHYS_PFN(MR_CHUNK)) + 1;
+	mr_expect_refused(test, b, -EINVAL, "compound page past the range");
+	b->pgmap.vmemmap_shift = BITS_PER_LONG;
+	mr_expect_refused(test, b, -EINVAL, "absurd vmemmap_shift");
+	b->pgmap.vmemmap_shift = 0;
+
+	/* Two ranges of one map on top of each other. */
+	b->pgmap.nr_range = 2;
+	mr_set_range(test, b, 1, 0);
+	mr_expect_refused(test, b, -EBUSY, "ranges overlap");
+	mr_expect_unmapped(test, 0);
+
+	/* The second range lands on a map that is already there. */
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(a)));
+	mr_set_range(test, b, 1, 2);
+	mr_expect_refused(test, b, -EBUSY, "range taken by another map");
+	mr_expect_unmapped(test, 0);
+	KUNIT_EXPECT_PTR_EQ(test, mr_lookup(mr_chunk_pfn(test, 2)), &a->pgmap);
+	KUNIT_EXPECT_PTR_EQ(test, pfn_to_page(mr_chunk_pfn(test, 2))->pgmap,
+			    &a->pgmap);
+
+	/* Memory the page allocator owns is never ZONE_DEVICE memory. */
+	if (region_intersects(ram, MR_CHUNK, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) == REGION_INTERSECTS) {
+		b->pgmap.type = MEMORY_DEVICE_GENERIC;
+		b->pgmap.nr_range = 1;
+		b->pgmap.range.start = ram;
+		b->pgmap.range.end = ram + MR_CHUNK - 1;
+		mr_expect_refused(test, b, -EBUSY, "System RAM");
+		KUNIT_EXPECT_FALSE(test, is_zone_device_page(pfn_to_page(PHYS_PFN(ram))));
+	}
+
+	KUNIT_EXPECT_TRUE(test, mr_unmap(test, a));
+}
+
+/*
+ * Fallible steps of mapping the two-range private map below: the
+ * reference, then per range the pfn claim, the memory type and the
+ * hotplug of the pages.
+ */
+#define MR_MAP_STEPS	(1 + 2 * 3)
+
+/*
+ * Fail each step of memremap_pages() in turn: the error comes back and
+ * everything done before it is undone, so no pfn resolves, no section is
+ * left behind and the next attempt maps the same ranges again.
+ */
+static void mr_test_unwind(struct kunit *test)
+{
+	struct mr_dev *dev = mr_dev_new(test, 2, 1);
+	unsigned long pfns[] = {
+		mr_chunk_pfn(test, 1), mr_chunk_pfn(test, 4) - 1,
+		mr_chunk_pfn(test, 3), mr_chunk_pfn(test, 4) + 17,
+	};
+	void *ret;
+	int nth, i;
+
+	/* Range 1 spans chunks 3 and 4, to cross a boundary of its own. */
+	dev->pgmap.ranges[1].start = mr_chunk(test, 3);
+	dev->pgmap.ranges[1].end = mr_chunk(test, 5) - 1;
+
+	for (nth = 1; nth <= MR_MAP_STEPS + 1; nth++) {
+		memremap_kunit_fault.nth = nth;
+		WRITE_ONCE(memremap_kunit_fault.pgmap, &dev->pgmap);
+		ret = mr_map(dev);
+		WRITE_ONCE(memremap_kunit_fault.pgmap, NULL);
+		if (!IS_ERR(ret))
+			break;
+
+		KUNIT_EXPECT_EQ_MSG(test, PTR_ERR(ret), -ENOMEM, "step %d", nth);
+		KUNIT_EXPECT_EQ_MSG(test, memremap_kunit_fault.nth, 0,
+				    "step %d", nth);
+		for (i = 0; i < ARRAY_SIZE(pfns); i++) {
+			KUNIT_EXPECT_NULL_MSG(test, mr_lookup(pfns[i]),
+					      "step %d pfn %d", nth, i);
+			KUNIT_EXPECT_FALSE_MSG(test, pfn_valid(pfns[i]),
+					       "step %d pfn %d", nth, i);
+		}
+	}
+	KUNIT_EXPECT_EQ(test, nth, MR_MAP_STEPS + 1);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(ret));
+
+	for (i = 0; i < ARRAY_SIZE(pfns); i++) {
+		KUNIT_EXPECT_PTR_EQ(test, mr_lookup(pfns[i]), &dev->pgmap);
+		KUNIT_EXPECT_PTR_EQ(test, pfn_to_page(pfns[i])->pgmap,
+				    &dev->pgmap);
+	}
+	KUNIT_EXPECT_TRUE(test, mr_unmap(test, dev));
+	for (i = 0; i < ARRAY_SIZE(pfns); i++)
+		KUNIT_EXPECT_FALSE(test, pfn_valid(pfns[i]));
+}
+
+struct mr_walker {
+	unsigned long pfn;
+	struct dev_pagemap *expect;
+	atomic_t hits;
+	atomic_t wrong;
+};
+
+/* Look one pfn up over and over, as GUP or memory-failure would. */
+static int mr_walker_fn(void *data)
+{
+	struct mr_walker *w = data;
+
+	while (!kthread_should_stop()) {
+		struct dev_pagemap *pgmap = get_dev_pagemap(w->pfn, NULL);
+
+		if (pgmap) {
+			if (pgmap != w->expect)
+				atomic_inc(&w->wrong);
+			atomic_inc(&w->hits);
+			put_dev_pagemap(pgmap);
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Lookups hammering a map while it is torn down neither stall the teardown
+ * nor see anything but the right map, and none succeeds once it is gone.
+ */
+static void mr_test_lookup_races_unmap(struct kunit *test)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(MR_DONE_MS);
+	struct mr_dev *dev = mr_dev_new(test, 1, 5);
+	struct task_struct *task;
+	struct mr_walker *w;
+	bool unmapped;
+	int after;
+
+	w = kunit_kzalloc(test, sizeof(*w), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, w);
+	w->pfn = mr_chunk_pfn(test, 5) + 3;
+	w->expect = &dev->pgmap;
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(dev)));
+
+	task = kthread_run(mr_walker_fn, w, "memremap_kunit_walk");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	while (!atomic_read(&w->hits) && time_before(jiffies, deadline))
+		usleep_range(1000, 2000);
+
+	unmapped = mr_unmap(test, dev);
+	after = atomic_read(&w->hits);
+	msleep(50);
+	KUNIT_EXPECT_EQ(test, atomic_read(&w->hits), after);
+	kthread_stop(task);
+
+	KUNIT_EXPECT_TRUE(test, unmapped);
+	KUNIT_EXPECT_GT(test, after, 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&w->wrong), 0);
+}
+
 /*
  * devm_memremap_pages() ties the map to a device: devm_memunmap_pages()
  * tears it down early, otherwise unbinding the device does.
@@ -556,6 +819,10 @@ static struct kunit_case mr_cases[] = {
 	KUNIT_CASE(mr_test_unmap_waits_for_page_ref),
 	KUNIT_CASE(mr_test_page_free),
 	KUNIT_CASE(mr_test_multi_range_lookup),
+	KUNIT_CASE(mr_test_bad_map),
+	KUNIT_CASE(mr_test_bad_ranges),
+	KUNIT_CASE(mr_test_unwind),
+	KUNIT_CASE(mr_test_lookup_races_unmap),
 	KUNIT_CASE(mr_test_devm),
 	{}
 };

@@ -1,0 +1,743 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ZONE_DEVICE maps: struct pages for memory owned by a device.
+ *
+ * memremap_pages() turns each physical range of a struct dev_pagemap into
+ * hotplugged ZONE_DEVICE memory whose struct pages point back at the map.
+ * Three things keep that safe to use and to tear down:
+ *
+ *  - pgmap_array maps every pfn of a live map to its dev_pagemap, so that
+ *    get_dev_pagemap() (GUP, memory-failure, pfn_to_online_page()) can find
+ *    the owner of a ZONE_DEVICE pfn.
+ *
+ *  - dev_pagemap.ref counts users of the map: the map itself, every lookup
+ *    and every device private or coherent page the driver has handed out.
+ *    memunmap_pages() kills it and waits until it drains before anything is
+ *    torn down.
+ *
+ *  - Set up and teardown are mirror images, range by range, so a failure
+ *    at any point unwinds exactly what was done and nothing else.
+ */
+#define pr_fmt(fmt) "memremap: " fmt
+
+#include <linux/device.h>
+#include <linux/export.h>
+#include <linux/io.h>
+#include <linux/jump_label.h>
+#include <linux/kasan.h>
+#include <linux/memcontrol.h>
+#include <linux/memory_hotplug.h>
+#include <linux/memremap.h>
+#include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/mutex.h>
+#include <linux/pagemap.h>
+#include <linux/pfn.h>
+#include <linux/pgtable.h>
+#include <linux/rcupdate.h>
+#include <linux/wait_bit.h>
+#include <linux/xarray.h>
+
+#include "internal.h"
+
+/*
+ * pfn -> dev_pagemap for every range of every live map. Readers use RCU and
+ * must then win percpu_ref_tryget_live(); writers hold pgmap_claim_lock so
+ * that checking a range is free and storing it is one step.
+ */
+static DEFINE_XARRAY(pgmap_array);
+static DEFINE_MUTEX(pgmap_claim_lock);
+
+#ifdef CONFIG_DEV_PAGEMAP_KUNIT_TEST
+struct memremap_kunit_fault memremap_kunit_fault;
+
+/*
+ * Let the KUnit suite fail the nth fallible step of setting up one map, to
+ * prove that every step is unwound.
+ */
+static int pgmap_inject(struct dev_pagemap *pgmap)
+{
+	struct memremap_kunit_fault *f = &memremap_kunit_fault;
+
+	if (READ_ONCE(f->pgmap) != pgmap || f->nth <= 0)
+		return 0;
+	if (--f->nth)
+		return 0;
+	return -ENOMEM;
+}
+#else
+static inline int pgmap_inject(struct dev_pagemap *pgmap)
+{
+	return 0;
+}
+#endif
+
+static bool pgmap_is_private(struct dev_pagemap *pgmap)
+{
+	return pgmap->type == MEMORY_DEVICE_PRIVATE;
+}
+
+/* Private and coherent pages are allocated by the driver, one at a time. */
+static bool pgmap_driver_allocates(struct dev_pagemap *pgmap)
+{
+	return pgmap->type == MEMORY_DEVICE_PRIVATE ||
+	       pgmap->type == MEMORY_DEVICE_COHERENT;
+}
+
+static unsigned long range_start_pfn(const struct range *range)
+{
+	return PHYS_PFN(range->start);
+}
+
+static unsigned long range_nr_pfns(const struct range *range)
+{
+	return PHYS_PFN(range_len(range));
+}
+
+/*
+ * First pfn of range @i that is a usable device page: with an altmap the
+ * start of the first range holds the memmap itself.
+ */
+static unsigned long pgmap_first_pfn(struct dev_pagemap *pgmap, int i)
+{
+	unsigned long pfn = range_start_pfn(&pgmap->ranges[i]);
+
+	if (i == 0)
+		pfn += vmem_altmap_offset(pgmap_altmap(pgmap));
+	return pfn;
+}
+
+/**
+ * vmem_altmap_offset - pfns at the start of an altmap that are not pages
+ * @altmap: the altmap, or %NULL
+ *
+ * Return: how many pfns from @altmap->base_pfn on are kept back for the
+ * driver or lent out to hold struct pages, 0 without an altmap.
+ */
+unsigned long vmem_altmap_offset(struct vmem_altmap *altmap)
+{
+	if (!altmap)
+		return 0;
+	return altmap->reserve + altmap->free;
+}
+
+/**
+ * vmem_altmap_free - give memmap pfns back to an altmap
+ * @altmap: the altmap the pfns came from
+ * @nr_pfns: how many pfns vmemmap teardown no longer uses
+ */
+void vmem_altmap_free(struct vmem_altmap *altmap, unsigned long nr_pfns)
+{
+	altmap->alloc -= nr_pfns;
+}
+
+#ifndef CONFIG_ARCH_HAS_MEMREMAP_COMPAT_ALIGN
+/**
+ * memremap_compat_align - alignment every architecture can remap at
+ *
+ * Namespaces created on one kernel must stay usable on another, so their
+ * layout is aligned to the largest hotplug granularity any configuration
+ * of this architecture requires. Architectures whose answer depends on the
+ * MMU in use provide their own version.
+ *
+ * Return: the alignment in bytes.
+ */
+unsigned long memremap_compat_align(void)
+{
+	return SUBSECTION_SIZE;
+}
+EXPORT_SYMBOL_GPL(memremap_compat_align);
+#endif
+
+#ifdef CONFIG_FS_DAX
+/*
+ * fsdax pages are idle at refcount one. put_page() only takes the slow path
+ * that notices the 2 -> 1 transition while some fsdax map exists.
+ */
+struct static_key_false devmap_managed_key = STATIC_KEY_FALSE_INIT;
+EXPORT_SYMBOL(devmap_managed_key);
+
+static void devmap_managed_get(struct dev_pagemap *pgmap)
+{
+	if (pgmap->type == MEMORY_DEVICE_FS_DAX)
+		static_branch_inc(&devmap_managed_key);
+}
+
+static void devmap_managed_put(struct dev_pagemap *pgmap)
+{
+	if (pgmap->type == MEMORY_DEVICE_FS_DAX)
+		static_branch_dec(&devmap_managed_key);
+}
+
+/*
+ * Drop @refs references to an fsdax page. Truncate and hole punch sleep on
+ * the page's refcount until DMA is done with it, so wake them when it is
+ * back to the idle count of one.
+ *
+ * Return: true if the page was an fsdax page and has been dealt with.
+ */
+bool __put_devmap_managed_page_refs(struct page *page, int refs)
+{
+	if (page->pgmap->type != MEMORY_DEVICE_FS_DAX)
+		return false;
+
+	if (page_ref_sub_return(page, refs) == 1)
+		wake_up_var(&page->_refcount);
+	return true;
+}
+EXPORT_SYMBOL(__put_devmap_managed_page_refs);
+#else
+static void devmap_managed_get(struct dev_pagemap *pgmap)
+{
+}
+
+static void devmap_managed_put(struct dev_pagemap *pgmap)
+{
+}
+#endif /* CONFIG_FS_DAX */
+
+static const char *pgmap_type_name(struct dev_pagemap *pgmap)
+{
+	switch (pgmap->type) {
+	case MEMORY_DEVICE_PRIVATE:
+		return "device private";
+	case MEMORY_DEVICE_COHERENT:
+		return "device coherent";
+	case MEMORY_DEVICE_FS_DAX:
+		return "fsdax";
+	case MEMORY_DEVICE_GENERIC:
+		return "generic";
+	case MEMORY_DEVICE_PCI_P2PDMA:
+		return "p2pdma";
+	}
+	return "unknown";
+}
+
+/* Driver pages need the driver: a way to free them and to fault them back. */
+static int pgmap_check_ops(struct dev_pagemap *pgmap)
+{
+	const struct dev_pagemap_ops *ops = pgmap->ops;
+	const char *type = pgmap_type_name(pgmap);
+
+	if (!ops || !ops->page_free) {
+		pr_err("%s memory needs a page_free callback\n", type);
+		return -EINVAL;
+	}
+	if (!ops->migrate_to_ram) {
+		pr_err("%s memory needs a migrate_to_ram callback\n", type);
+		return -EINVAL;
+	}
+	if (!pgmap->owner) {
+		pr_err("%s memory needs an owner\n", type);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int pgmap_check_type(struct dev_pagemap *pgmap)
+{
+	switch (pgmap->type) {
+	case MEMORY_DEVICE_PRIVATE:
+		if (!IS_ENABLED(CONFIG_DEVICE_PRIVATE)) {
+			pr_err("device private memory needs CONFIG_DEVICE_PRIVATE\n");
+			return -EINVAL;
+		}
+		return pgmap_check_ops(pgmap);
+	case MEMORY_DEVICE_COHERENT:
+		return pgmap_check_ops(pgmap);
+	case MEMORY_DEVICE_FS_DAX:
+	case MEMORY_DEVICE_GENERIC:
+	case MEMORY_DEVICE_PCI_P2PDMA:
+		return 0;
+	}
+	pr_err("invalid dev_pagemap type %d\n", pgmap->type);
+	return -EINVAL;
+}
+
+/* The smallest span sparse memory can hotplug. */
+static unsigned long pgmap_hotplug_align(void)
+{
+	if (IS_ENABLED(CONFIG_SPARSEMEM_VMEMMAP))
+		return SUBSECTION_SIZE;
+	return 1UL << PA_SECTION_SHIFT;
+}
+
+static int pgmap_check_range(struct dev_pagemap *pgmap,
+			     const struct range *range)
+{
+	const char *type = pgmap_type_name(pgmap);
+	u64 len = range_len(range);
+
+	if (range->end < range->start) {
+		pr_err("%s range [%#llx-%#llx] is empty\n", type,
+		       range->start, range->end);
+		return -EINVAL;
+	}
+	if (!IS_ALIGNED(range->start | len, pgmap_hotplug_align())) {
+		pr_err("%s range [%#llx-%#llx] is not aligned to %#lx\n",
+		       type, range->start, range->end, pgmap_hotplug_align());
+		return -EINVAL;
+	}
+	if (PHYS_PFN(len) < pgmap_vmemmap_nr(pgmap)) {
+		pr_err("%s range [%#llx-%#llx] is smaller than one compound page\n",
+		       type, range->start, range->end);
+		return -EINVAL;
+	}
+	/* Only memory the CPU cannot reach goes without a linear map. */
+	if (!mhp_range_allowed(range->start, len, !pgmap_is_private(pgmap)))
+		return -ERANGE;
+	if (region_intersects(range->start, len, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_DISJOINT) {
+		pr_err("%s range [%#llx-%#llx] overlaps System RAM\n", type,
+		       range->start, range->end);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* Refuse a map the core could not serve before touching anything. */
+static int pgmap_check(struct dev_pagemap *pgmap)
+{
+	int err, i;
+
+	err = pgmap_check_type(pgmap);
+	if (err)
+		return err;
+
+	if (pgmap->nr_range < 1) {
+		pr_err("dev_pagemap without ranges\n");
+		return -EINVAL;
+	}
+	if (pgmap->vmemmap_shift >= BITS_PER_LONG - PAGE_SHIFT) {
+		pr_err("vmemmap_shift %lu is too large\n", pgmap->vmemmap_shift);
+		return -EINVAL;
+	}
+	if (pgmap_altmap(pgmap)) {
+		/* The memmap would sit in memory the CPU cannot access. */
+		if (pgmap_is_private(pgmap)) {
+			pr_err("device private memory cannot hold an altmap\n");
+			return -EINVAL;
+		}
+		/* An altmap only ever describes the first range. */
+		if (pgmap->nr_range > 1) {
+			pr_err("an altmap needs a single range, not %d\n",
+			       pgmap->nr_range);
+			return -EINVAL;
+		}
+		if (vmem_altmap_offset(&pgmap->altmap) >=
+		    range_nr_pfns(&pgmap->range)) {
+			pr_err("altmap leaves no pages in [%#llx-%#llx]\n",
+			       pgmap->range.start, pgmap->range.end);
+			return -EINVAL;
+		}
+	}
+
+	for (i = 0; i < pgmap->nr_range; i++) {
+		err = pgmap_check_range(pgmap, &pgmap->ranges[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Make the pfns of @range resolve to @pgmap, unless someone has them. */
+static int pgmap_claim_pfns(struct dev_pagemap *pgmap,
+			    const struct range *range)
+{
+	unsigned long first = range_start_pfn(range);
+	unsigned long last = PHYS_PFN(range->end);
+	unsigned long index = first;
+	int err;
+
+	err = pgmap_inject(pgmap);
+	if (err)
+		return err;
+
+	mutex_lock(&pgmap_claim_lock);
+	if (xa_find(&pgmap_array, &index, last, XA_PRESENT)) {
+		pr_err("%s range [%#llx-%#llx] overlaps another dev_pagemap\n",
+		       pgmap_type_name(pgmap), range->start, range->end);
+		err = -EBUSY;
+	} else {
+		err = xa_err(xa_store_range(&pgmap_array, first, last, pgmap,
+					    GFP_KERNEL));
+	}
+	mutex_unlock(&pgmap_claim_lock);
+	return err;
+}
+
+static void pgmap_release_pfns(const struct range *range)
+{
+	mutex_lock(&pgmap_claim_lock);
+	xa_store_range(&pgmap_array, range_start_pfn(range),
+		       PHYS_PFN(range->end), NULL, GFP_KERNEL);
+	mutex_unlock(&pgmap_claim_lock);
+}
+
+/* Sections and memmap for @range; CPU-visible memory also gets a linear map. */
+static int pgmap_add_memory(struct dev_pagemap *pgmap, const struct range *range,
+			    int nid, struct mhp_params *params)
+{
+	void *va = __va(range->start);
+	u64 len = range_len(range);
+	int err;
+
+	if (pgmap_is_private(pgmap))
+		return pgmap_inject(pgmap) ?:
+		       add_pages(nid, range_start_pfn(range),
+				 range_nr_pfns(range), params);
+
+	err = pgmap_inject(pgmap) ?: kasan_add_zero_shadow(va, len);
+	if (err)
+		return err;
+	err = pgmap_inject(pgmap) ?:
+	      arch_add_memory(nid, range->start, len, params);
+	if (err)
+		kasan_remove_zero_shadow(va, len);
+	return err;
+}
+
+static void pgmap_remove_memory(struct dev_pagemap *pgmap,
+				const struct range *range)
+{
+	if (pgmap_is_private(pgmap)) {
+		__remove_pages(range_start_pfn(range), range_nr_pfns(range),
+			       NULL);
+		return;
+	}
+	arch_remove_memory(range->start, range_len(range),
+			   pgmap_altmap(pgmap));
+	kasan_remove_zero_shadow(__va(range->start), range_len(range));
+}
+
+/* Bring range @i of @pgmap to life; on failure nothing of it is left. */
+static int pgmap_map_range(struct dev_pagemap *pgmap, int i, int nid,
+			   struct mhp_params *params)
+{
+	const struct range *range = &pgmap->ranges[i];
+	unsigned long pfn = range_start_pfn(range);
+	unsigned long nr = range_nr_pfns(range);
+	struct zone *zone = &NODE_DATA(nid)->node_zones[ZONE_DEVICE];
+	int err;
+
+	err = pgmap_claim_pfns(pgmap, range);
+	if (err)
+		return err;
+
+	/* Agree a memory type (PAT) for the pfns before anything maps them. */
+	err = pgmap_inject(pgmap) ?:
+	      track_pfn_remap(NULL, &params->pgprot, pfn, 0, range_len(range));
+	if (err)
+		goto release_pfns;
+
+	mem_hotplug_begin();
+	err = pgmap_add_memory(pgmap, range, nid, params);
+	if (!err)
+		move_pfn_range_to_zone(zone, pfn, nr, params->altmap,
+				       MIGRATE_MOVABLE);
+	mem_hotplug_done();
+	if (err)
+		goto untrack;
+
+	/* Heavy for large ranges, and needs no hotplug lock: done after. */
+	memmap_init_zone_device(zone, pfn, nr, pgmap);
+	return 0;
+
+untrack:
+	untrack_pfn(NULL, pfn, range_len(range));
+release_pfns:
+	pgmap_release_pfns(range);
+	return err;
+}
+
+/* Exact reverse of pgmap_map_range(). */
+static void pgmap_unmap_range(struct dev_pagemap *pgmap, int i)
+{
+	const struct range *range = &pgmap->ranges[i];
+	unsigned long pfn = range_start_pfn(range);
+	struct zone *zone;
+
+	/* Pages kept back for an altmap never got a zone: ask a real one. */
+	zone = page_zone(pfn_to_page(pgmap_first_pfn(pgmap, i)));
+
+	mem_hotplug_begin();
+	remove_pfn_range_from_zone(zone, pfn, range_nr_pfns(range));
+	pgmap_remove_memory(pgmap, range);
+	mem_hotplug_done();
+
+	untrack_pfn(NULL, pfn, range_len(range));
+	pgmap_release_pfns(range);
+}
+
+static void pgmap_ref_release(struct percpu_ref *ref)
+{
+	struct dev_pagemap *pgmap = container_of(ref, struct dev_pagemap, ref);
+
+	complete(&pgmap->done);
+}
+
+/*
+ * Tear down the first @nr_mapped ranges of @pgmap, last first. Shared by
+ * memunmap_pages() and by memremap_pages() failing half way, since by then
+ * a lookup may already hold a reference.
+ */
+static void pgmap_teardown(struct dev_pagemap *pgmap, int nr_mapped)
+{
+	percpu_ref_kill(&pgmap->ref);
+	wait_for_completion(&pgmap->done);
+
+	while (nr_mapped--)
+		pgmap_unmap_range(pgmap, nr_mapped);
+
+	/*
+	 * A get_dev_pagemap() that found the map just before its pfns were
+	 * released may still be looking at it under RCU: let it finish
+	 * before the caller gets to free the dev_pagemap.
+	 */
+	synchronize_rcu();
+
+	devmap_managed_put(pgmap);
+	percpu_ref_exit(&pgmap->ref);
+}
+
+/**
+ * memremap_pages - create struct pages for device memory
+ * @pgmap: the memory: type, ranges, callbacks and optional altmap
+ * @nid: NUMA node for the struct pages, or %NUMA_NO_NODE for the local one
+ *
+ * Hotplug every range of @pgmap into ZONE_DEVICE. Device private memory,
+ * which the CPU cannot access, only gets struct pages; every other type
+ * also gets a linear mapping. The pages of private and coherent memory
+ * start out free (refcount zero) and are handed out by the driver with
+ * zone_device_page_init(); all other pages start at refcount one.
+ *
+ * The caller fills in everything but @pgmap->ref and @pgmap->done, which
+ * belong to the core. A map the core cannot serve (unknown type, missing
+ * callbacks or owner, badly aligned range...) is refused with a message.
+ *
+ * Return: the kernel virtual address of the first range (meaningless for
+ * device private memory) or an ERR_PTR(); on error nothing is left mapped.
+ */
+void *memremap_pages(struct dev_pagemap *pgmap, int nid)
+{
+	struct mhp_params params = {
+		.altmap = pgmap_altmap(pgmap),
+		.pgmap = pgmap,
+		.pgprot = PAGE_KERNEL,
+	};
+	int err, i;
+
+	err = pgmap_check(pgmap);
+	if (err)
+		return ERR_PTR(err);
+
+	switch (pgmap->type) {
+	case MEMORY_DEVICE_PCI_P2PDMA:
+		/* A BAR for peer-to-peer DMA must not be cached by the CPU. */
+		params.pgprot = pgprot_noncached(params.pgprot);
+		break;
+	case MEMORY_DEVICE_FS_DAX:
+		/* Persistent memory is never encrypted by the host. */
+		params.pgprot = pgprot_decrypted(params.pgprot);
+		break;
+	default:
+		break;
+	}
+	if (nid < 0)
+		nid = numa_mem_id();
+
+	init_completion(&pgmap->done);
+	err = pgmap_inject(pgmap) ?:
+	      percpu_ref_init(&pgmap->ref, pgmap_ref_release, 0, GFP_KERNEL);
+	if (err)
+		return ERR_PTR(err);
+	devmap_managed_get(pgmap);
+
+	for (i = 0; i < pgmap->nr_range; i++) {
+		err = pgmap_map_range(pgmap, i, nid, &params);
+		if (err) {
+			pgmap_teardown(pgmap, i);
+			return ERR_PTR(err);
+		}
+	}
+	return __va(pgmap->ranges[0].start);
+}
+EXPORT_SYMBOL_GPL(memremap_pages);
+
+/**
+ * memunmap_pages - tear down a map made by memremap_pages()
+ * @pgmap: the map
+ *
+ * No new lookup or page allocation succeeds once this starts. It then
+ * sleeps until every reference is gone: lookups must be put and the driver
+ * must have got every page it handed out back through ->page_free(), which
+ * for device private memory means migrating the data out first. Finally the
+ * ranges are removed, last first. @pgmap may be freed or reused afterwards.
+ */
+void memunmap_pages(struct dev_pagemap *pgmap)
+{
+	pgmap_teardown(pgmap, pgmap->nr_range);
+	WARN_ONCE(pgmap_altmap(pgmap) && pgmap->altmap.alloc,
+		  "memremap: %lu memmap pages not given back to the altmap\n",
+		  pgmap->altmap.alloc);
+}
+EXPORT_SYMBOL_GPL(memunmap_pages);
+
+static void devm_memremap_pages_release(void *data)
+{
+	memunmap_pages(data);
+}
+
+/**
+ * devm_memremap_pages - memremap_pages() undone when @dev is unbound
+ * @dev: the device owning the memory; its node places the struct pages
+ * @pgmap: the memory, see memremap_pages()
+ *
+ * Return: as memremap_pages().
+ */
+void *devm_memremap_pages(struct device *dev, struct dev_pagemap *pgmap)
+{
+	void *addr;
+	int err;
+
+	addr = memremap_pages(pgmap, dev_to_node(dev));
+	if (IS_ERR(addr))
+		return addr;
+
+	err = devm_add_action_or_reset(dev, devm_memremap_pages_release, pgmap);
+	return err ? ERR_PTR(err) : addr;
+}
+EXPORT_SYMBOL_GPL(devm_memremap_pages);
+
+/**
+ * devm_memunmap_pages - tear down a devm_memremap_pages() map early
+ * @dev: the device passed to devm_memremap_pages()
+ * @pgmap: the map
+ */
+void devm_memunmap_pages(struct device *dev, struct dev_pagemap *pgmap)
+{
+	devm_release_action(dev, devm_memremap_pages_release, pgmap);
+}
+EXPORT_SYMBOL_GPL(devm_memunmap_pages);
+
+static bool pgmap_covers_pfn(struct dev_pagemap *pgmap, unsigned long pfn)
+{
+	int i;
+
+	for (i = 0; i < pgmap->nr_range; i++) {
+		const struct range *range = &pgmap->ranges[i];
+
+		if (pfn >= range_start_pfn(range) &&
+		    pfn <= PHYS_PFN(range->end))
+			return true;
+	}
+	return false;
+}
+
+/**
+ * get_dev_pagemap - find the dev_pagemap of a ZONE_DEVICE pfn
+ * @pfn: the pfn to look up
+ * @pgmap: a map the caller already holds a reference on, or %NULL
+ *
+ * Walkers of many pfns pass the previous result back in: if it covers @pfn
+ * it is returned as it is, without taking another reference; otherwise its
+ * reference is dropped and @pfn is looked up afresh.
+ *
+ * Return: the map with a reference the caller drops with put_dev_pagemap(),
+ * or %NULL if @pfn belongs to no map or its map is being torn down.
+ */
+struct dev_pagemap *get_dev_pagemap(unsigned long pfn,
+				    struct dev_pagemap *pgmap)
+{
+	if (pgmap) {
+		if (pgmap_covers_pfn(pgmap, pfn))
+			return pgmap;
+		put_dev_pagemap(pgmap);
+	}
+
+	rcu_read_lock();
+	pgmap = xa_load(&pgmap_array, pfn);
+	if (pgmap && !percpu_ref_tryget_live_rcu(&pgmap->ref))
+		pgmap = NULL;
+	rcu_read_unlock();
+	return pgmap;
+}
+EXPORT_SYMBOL_GPL(get_dev_pagemap);
+
+/**
+ * pgmap_pfn_valid - is @pfn a device page of @pgmap
+ * @pgmap: the map
+ * @pfn: the pfn
+ *
+ * Return: true if @pfn lies in one of @pgmap's ranges and is not part of
+ * the space an altmap keeps for the memmap.
+ */
+bool pgmap_pfn_valid(struct dev_pagemap *pgmap, unsigned long pfn)
+{
+	int i;
+
+	for (i = 0; i < pgmap->nr_range; i++) {
+		const struct range *range = &pgmap->ranges[i];
+
+		if (pfn >= pgmap_first_pfn(pgmap, i) &&
+		    pfn <= PHYS_PFN(range->end))
+			return true;
+	}
+	return false;
+}
+
+/**
+ * zone_device_page_init - hand out a free device page
+ * @page: a private or coherent page the driver has just allocated
+ *
+ * The page gets a refcount of one, is locked (ready to be a migration
+ * target) and pins its dev_pagemap until the last put_page() returns it
+ * to the driver through ->page_free().
+ */
+void zone_device_page_init(struct page *page)
+{
+	/* A dying map must not hand out pages: the driver is tearing down. */
+	WARN_ON_ONCE(!percpu_ref_tryget_live(&page->pgmap->ref));
+	VM_WARN_ON_ONCE_PAGE(page_ref_count(page), page);
+	set_page_count(page, 1);
+	lock_page(page);
+}
+EXPORT_SYMBOL_GPL(zone_device_page_init);
+
+/*
+ * The last reference to a ZONE_DEVICE page is gone (from __folio_put() or
+ * release_pages()): scrub what the page's last user left and give it back.
+ */
+void free_zone_device_page(struct page *page)
+{
+	struct dev_pagemap *pgmap = page->pgmap;
+
+	if (WARN_ON_ONCE(pgmap_driver_allocates(pgmap) &&
+			 (!pgmap->ops || !pgmap->ops->page_free)))
+		return;
+
+	mem_cgroup_uncharge(page_folio(page));
+
+	/*
+	 * The next owner must not inherit the anon-exclusive bit, and only
+	 * order-0 pages are ever mapped anonymously here.
+	 */
+	VM_WARN_ON_ONCE_PAGE(PageAnon(page) && PageCompound(page), page);
+	if (PageAnon(page))
+		__ClearPageAnonExclusive(page);
+	page->mapping = NULL;
+
+	if (pgmap->ops && pgmap->ops->page_free)
+		pgmap->ops->page_free(page);
+
+	if (pgmap_driver_allocates(pgmap)) {
+		/*
+		 * The page stays at refcount zero until the driver hands it
+		 * out again; the map no longer has to wait for it.
+		 */
+		put_dev_pagemap(pgmap);
+		return;
+	}
+	/* Other types are idle at one: there is no allocator to restore it. */
+	set_page_count(page, 1);
+}
