@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Turn the two `make bench` guest consoles into the results table and chart.
 
-Reads the HMM-BENCH lines of our kernel's and the base kernel's console,
-takes the median of the repetitions after the warm-up, writes results.md
+Reads the HMM-BENCH lines of our kernel's and the base kernel's consoles
+(one or more boots each), takes the median of all repetitions after each
+boot's warm-up, writes results.md
 (the table with the ratio base/ours, above 1 meaning ours is faster) and
 chart.png (rows 1-3, ns per page against range size) into --out, prints the
 table and exits non-zero if either guest failed a benchmark, did not finish,
@@ -20,10 +21,10 @@ from verdict import console_suite, guest_suite  # noqa: E402
 SIZES = [4 << 20, 64 << 20, 1 << 30]
 ROWS = [
     # key, label, sizes (None: the row has no range size)
-    ('mempass', 'ref. memory pass (read+write one u64 per page)', SIZES),
+    ('mempass', 'ref. memory pass (read+write one u64 per page) [r]', SIZES),
     ('snapshot', '1. hmm_range_fault snapshot, 4 KiB pages', SIZES),
     ('snapshot_thp', '2. hmm_range_fault snapshot, THP (PMD-mapped)', SIZES),
-    ('fault', '3. hmm_range_fault FAULT|WRITE, unpopulated', SIZES),
+    ('fault', '3. hmm_range_fault REQ_FAULT+REQ_WRITE, unpopulated', SIZES),
     ('migrate_to', '4a. migrate to device-private memory', SIZES),
     ('migrate_back', '4b. back by CPU fault (migrate_to_ram)', SIZES),
     ('migrate', '4. migrate round trip (4a + 4b)', SIZES),
@@ -42,20 +43,26 @@ def human(size, key):
     return f'{size >> 20} MiB'
 
 
-def parse(path):
-    """{(row, size): (unit, median, values)}, failures, console lines."""
+def parse(path, res):
+    """Adds the repetitions of one console to res {(row, size): (unit, values)};
+    returns the failure lines and the console's lines."""
     lines = open(path, errors='replace').read().splitlines()
-    res, fails = {}, []
+    fails = []
     for line in lines:
         f = line.split()
         if not f:
             continue
         if f[0] == 'HMM-BENCH' and len(f) >= 6:
-            vals = [float(v) for v in f[5:]]   # f[4] is the warm-up
-            res[(f[1], int(f[2]))] = (f[3], statistics.median(vals), vals)
+            # f[4] is the warm-up
+            res.setdefault((f[1], int(f[2])), (f[3], []))[1].extend(float(v) for v in f[5:])
         elif f[0] in ('HMM-BENCH-FAIL', 'HMM-BENCH-NOTE'):
             fails.append(line)
-    return res, fails, lines
+    return fails, lines
+
+
+def medians(res):
+    """{(row, size): (unit, median, number of repetitions)}"""
+    return {k: (u, statistics.median(v), len(v)) for k, (u, v) in res.items()}
 
 
 def fmt(v):
@@ -66,7 +73,7 @@ def fmt(v):
     return f'{v:.1f}' if v >= 10 else f'{v:.2f}'
 
 
-def table(ours, base, reps):
+def table(ours, base):
     out = ['| benchmark | size | unit | ours | base | base/ours | ours / ref | base / ref |',
            '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |']
     for key, label, sizes in ROWS:
@@ -112,14 +119,14 @@ def chart(ours, base, outdir):
     script = f"""
 set terminal pngcairo size 1000,650 font 'Sans,11'
 set output '{png}'
-set title 'hmm\\_range\\_fault(), ns per page (median of 5, QEMU TCG guest): ours (solid) vs base 6.1 (dashed)'
+set title 'hmm\\_range\\_fault(), ns per page (median, QEMU TCG guest): ours (solid) vs base 6.1 (dashed)'
 set logscale xy
 set xlabel 'range size'
 set ylabel 'ns per page (log)'
 set xtics ('4 MiB' 4, '64 MiB' 64, '1 GiB' 1024)
 set xrange [3:1400]
 set grid
-set key outside bottom center horizontal maxrows 3 width -2
+set key outside bottom center vertical maxrows 2 width -2
 plot {', '.join(plots)}
 """
     subprocess.run(['gnuplot'], input=script, text=True, check=True)
@@ -128,39 +135,49 @@ plot {', '.join(plots)}
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--ours', required=True)
-    ap.add_argument('--base', required=True)
+    ap.add_argument('--ours', required=True, nargs='+', help="our kernel's consoles")
+    ap.add_argument('--base', required=True, nargs='+', help="the base kernel's consoles")
     ap.add_argument('--out', required=True)
     ap.add_argument('--note', default='')
     a = ap.parse_args()
 
-    ours, ofails, olines = parse(a.ours)
-    base, bfails, blines = parse(a.base)
+    raw = {'ours': {}, 'base': {}}
     bad = []
-    for name, fails, lines in (('ours', ofails, olines), ('base', bfails, blines)):
-        bad += [f'{name}: {f}' for f in fails]
-        for s in (guest_suite(lines), console_suite(lines)):
-            bad += [f'{name}: {c} {n}' for c, st, n in s.cases if st != 'PASS']
-        if not any(l.startswith('HMM-BENCH-DONE') for l in lines):
-            bad.append(f'{name}: the benchmark program did not finish')
+    for name, logs in (('ours', a.ours), ('base', a.base)):
+        for log in logs:
+            fails, lines = parse(log, raw[name])
+            tag = f'{name} ({os.path.basename(log)})'
+            bad += [f'{tag}: {f}' for f in fails]
+            for s in (guest_suite(lines), console_suite(lines)):
+                bad += [f'{tag}: {c} {n}' for c, st, n in s.cases if st != 'PASS']
+            if not any(l.startswith('HMM-BENCH-DONE') for l in lines):
+                bad.append(f'{tag}: the benchmark program did not finish')
+    ours, base = medians(raw['ours']), medians(raw['base'])
+    reps = min([r[2] for r in list(ours.values()) + list(base.values())] or [0])
+    boots = len(a.ours)
 
     md = ['# HMM benchmarks: ours against the base 6.1 implementation', '',
-          'Median of 5 repetitions after one warm-up, timed in the guest kernel with',
-          'ktime around the operation only (row 5 excepted), same module and config',
-          'in both kernels. base/ours above 1 means ours is faster. "x ref" is the',
-          "row's time per page divided by the reference memory pass's at the same size.",
+          f'Median of {reps} repetitions ({boots} boot{"s" if boots != 1 else ""} per kernel, alternating,',
+          'each after a warm-up), timed in the guest kernel with ktime around the',
+          'operation only (row 5 excepted), same module and config in both kernels.',
+          'QEMU TCG, 2 vCPUs, 4 GiB (512 MiB reserved). base/ours above 1 means ours',
+          'is faster. "ours / ref" and "base / ref" are the time per page divided',
+          "by that kernel's reference memory pass at the same size.",
           'Under QEMU TCG only the ratios mean something, not the absolute times.', '',
-          table(ours, base, 5), '',
-          '[*] Row 5 is timed in user space around the mprotect() system call',
+          table(ours, base), '',
+          '- [*] Row 5 is timed in user space around the mprotect() system call',
           '(clock_gettime(CLOCK_MONOTONIC), 10,000 calls per repetition); mprotect has',
           'no kernel-callable entry. It is the whole system call, of which the',
           'notifier walk is a part; N interval notifiers over disjoint ranges, exactly',
           'one overlapping the page.',
-          '[+] Row 4 runs up to the 64 MiB device-private pool the module creates; a',
-          '1 GiB round trip needs 1 GiB of device backing pages on top of the range',
-          'in the 3.5 GiB guest and several minutes per kernel under TCG, so it is',
-          'not run.',
-          'Row 6 loops in the module without taking a driver lock around read_retry.']
+          '- [r] The reference runs the same code in both kernels: its ratio shows the',
+          'noise of the shared machine, not a difference between the kernels.',
+          '- [+] Not run: the range is larger than the module\'s device-private pool.',
+          '- Row 4 is timed in the kernel: 4a is migrate_vma_setup/pages/finalize into',
+          "the module's device-private memory (batches of 512 pages), 4b faults every",
+          'page back with handle_mm_fault() under the mmap read lock, which calls',
+          'migrate_to_ram() exactly as a CPU touch does; 4 is their sum.',
+          '- Row 6 loops in the module without taking a driver lock around read_retry.']
     if a.note:
         md += ['', a.note]
     if bad:
