@@ -7,7 +7,8 @@
  *   HMM-BENCH <row> <size> <unit> <warm-up> <rep1> ... <repN>
  *
  * <size> is bytes, or the notifier count for the invalidation row. The host
- * (bench/report.py) takes the median of the repetitions.
+ * (bench/report.py) takes the median of the repetitions. With
+ * --evict-check it checks the module's unload instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -312,10 +313,45 @@ static void bench_mempass(unsigned long size)
 	emit("mempass", size, "ns/page", v, REPS + 1);
 }
 
+/*
+ * Leaves a range in device memory, closes the device and unloads the
+ * module: its exit must bring the data back to system memory intact.
+ */
+static int evict_check(void)
+{
+	unsigned long size = 4UL << 20;
+	struct hmm_bench_req req;
+	char *p;
+
+	p = map(size, MADV_NOHUGEPAGE);
+	if (!p)
+		return 1;
+	fill(p, size);
+	memset(&req, 0, sizeof(req));
+	req.addr = (uintptr_t)p;
+	req.npages = size / PAGE;
+	req.flags = HMM_BENCH_ONE_WAY;
+	if (ioctl(fd, HMM_BENCH_MIGRATE, &req) || req.count != size / PAGE) {
+		printf("evict: migration to the device failed\n");
+		return 1;
+	}
+	close(fd);
+	if (system("rmmod hmm_bench")) {
+		printf("evict: rmmod failed with pages in device memory\n");
+		return 1;
+	}
+	if (check_fill(p, size)) {
+		printf("evict: data lost when the module was unloaded\n");
+		return 1;
+	}
+	printf("evict: %lu pages brought back by the unload, data intact\n", size / PAGE);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* device-private memory the module was loaded with (dmem_mib) */
-	unsigned long dmem = (argc > 1 ? strtoul(argv[1], NULL, 0) : 64) << 20;
+	unsigned long dmem = 64UL << 20;
 	unsigned int i;
 
 	fd = open("/dev/hmm_bench", O_RDWR);
@@ -323,6 +359,10 @@ int main(int argc, char **argv)
 		perror("/dev/hmm_bench");
 		return 1;
 	}
+	if (argc > 1 && !strcmp(argv[1], "--evict-check"))
+		return evict_check();
+	if (argc > 1)
+		dmem = strtoul(argv[1], NULL, 0) << 20;
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		bench_mempass(sizes[i]);
 		bench_snapshot("snapshot", sizes[i], 0);

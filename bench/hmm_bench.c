@@ -300,7 +300,7 @@ static int bench_migrate(struct hmm_bench_req *req)
 	ktime_t t0;
 	int ret = 0;
 
-	if (!end || req->flags || req->npages > dmem.npages)
+	if (!end || (req->flags & ~HMM_BENCH_ONE_WAY) || req->npages > dmem.npages)
 		return -EINVAL;
 	src = kcalloc(BENCH_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
 	dst = kcalloc(BENCH_MIGRATE_BATCH, sizeof(*dst), GFP_KERNEL);
@@ -324,6 +324,8 @@ static int bench_migrate(struct hmm_bench_req *req)
 				src, dst);
 	req->ns = bench_ns_since(t0);
 	mmap_read_unlock(mm);
+	if (req->flags & HMM_BENCH_ONE_WAY)
+		goto out;
 
 	atomic_long_set(&dmem.to_ram, 0);
 	mmap_read_lock(mm);

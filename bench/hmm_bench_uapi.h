@@ -12,6 +12,8 @@
 
 /* request HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE for every page */
 #define HMM_BENCH_FAULT_WRITE	_BITULL(0)
+/* migration: leave the pages in device memory (no way back, ns2 is 0) */
+#define HMM_BENCH_ONE_WAY	_BITULL(1)
 
 /**
  * struct hmm_bench_req - one benchmark request

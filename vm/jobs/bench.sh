@@ -1,8 +1,22 @@
 # make bench: load the benchmark module, run every benchmark, unload it.
-# The host reads the HMM-BENCH lines (bench/report.py).
+# The host reads the HMM-BENCH lines (bench/report.py). Then check that the
+# unload brings back pages left in device memory and frees what it took.
 . /jobs/common.sh
 DMEM_MIB=1024
+memfree() { awk '/^MemFree:/ {print $2}' /proc/meminfo; }
+
+before=$(memfree)
 check load_hmm_bench modprobe hmm_bench dmem_mib=$DMEM_MIB
 /bin/hmm-bench $DMEM_MIB
 echo "HMM-BENCH-RC $?"
 check unload_hmm_bench rmmod hmm_bench
+
+check load_hmm_bench_small modprobe hmm_bench dmem_mib=64
+# unloads the module itself, with a range still in device memory
+check evict_on_unload /bin/hmm-bench --evict-check
+check module_gone sh -c '! grep -q hmm_bench /proc/modules'
+check iomem_released sh -c '! grep -q hmm_bench /proc/iomem'
+# its 1 GiB of backing pages came back (64 MiB of slack for everything else)
+after=$(memfree)
+echo "HMM-BENCH-MEMFREE before=${before}kB after=${after}kB"
+check memory_returned test "$after" -ge $((before - 65536))
