@@ -117,7 +117,7 @@ def chart(ours, base, outdir):
         plots.append(f"'{data}' using 1:{c_base} with linespoints lw 2 lc {i + 1} dt 2 pt 4 "
                      f"title '{t} (base)'")
     script = f"""
-set terminal pngcairo size 1000,650 font 'Sans,11'
+set terminal pngcairo size 1000,720 font 'Sans,11'
 set output '{png}'
 set title 'hmm\\_range\\_fault(), ns per page (median, QEMU TCG guest): ours (solid) vs base 6.1 (dashed)'
 set logscale xy
@@ -126,7 +126,7 @@ set ylabel 'ns per page (log)'
 set xtics ('4 MiB' 4, '64 MiB' 64, '1 GiB' 1024)
 set xrange [3:1400]
 set grid
-set key outside bottom center vertical maxrows 2 width -2
+set key outside bottom center horizontal maxcols 2 width 2
 plot {', '.join(plots)}
 """
     subprocess.run(['gnuplot'], input=script, text=True, check=True)

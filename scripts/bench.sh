@@ -6,7 +6,7 @@
 # pristine base in build/bench/obj-base. The benchmark module bench/ is
 # built out of tree against each, so both run the same measuring code; each
 # kernel boots with its own initramfs and runs vm/jobs/bench.sh, the two
-# alternating, HMM_BENCH_ROUNDS (3) boots each. Then
+# alternating, HMM_BENCH_ROUNDS (2) boots each. Then
 # bench/report.py writes build/bench/results.md and chart.png.
 . "$(dirname "$0")/common.sh"
 take_lock
@@ -47,7 +47,7 @@ built=$(date +%s)
 # Alternate the kernels, several boots each: the machine is shared, and a
 # burst of load on the host during one guest would otherwise land on one
 # kernel's figures only.
-rounds=${HMM_BENCH_ROUNDS:-3}
+rounds=${HMM_BENCH_ROUNDS:-2}
 logs_ours=() logs_base=()
 for r in $(seq "$rounds"); do
 	for k in ours base; do
