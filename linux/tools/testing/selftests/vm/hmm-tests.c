@@ -1844,6 +1844,45 @@ TEST_F(devmem, snapshot_mixed)
 	munmap((void *)p, HOLE * psz);
 }
 
+/*
+ * A THP next to small pages of every kind, in one snapshot: the huge part
+ * reports its PMD order, the small part per page.
+ */
+TEST_F(devmem, snapshot_mixed_huge)
+{
+	unsigned long huge = PMD_BYTES / psz, n = huge + 4, i, bad = 0;
+	char *p;
+
+	if (!thp_madvise_ok())
+		SKIP(return, "snapshot_mixed_huge: transparent hugepages disabled");
+	p = map_aligned(2 * PMD_BYTES, PMD_BYTES, MAP_PRIVATE | MAP_ANONYMOUS);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(madvise(p, PMD_BYTES, MADV_HUGEPAGE), 0);
+	ASSERT_EQ(madvise(p + PMD_BYTES, PMD_BYTES, MADV_NOHUGEPAGE), 0);
+	p[0] = 1;				/* the THP */
+	/* huge + 0: none; + 1: zero page; + 2: written; + 3: migrated */
+	touch_read(p + (huge + 1) * psz);
+	p[(huge + 2) * psz] = 2;
+	p[(huge + 3) * psz] = 3;
+	ASSERT_EQ(dm_to_dev(self->fd, p + (huge + 3) * psz, 1), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	for (i = 0; i < huge; i++)
+		bad += self->snap[i] !=
+		       (HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_WRITE);
+	EXPECT_EQ(bad, 0) TH_LOG("first entry 0x%x", self->snap[0]);
+	EXPECT_EQ(self->snap[huge], HMM_DMIRROR_PROT_NONE);
+	EXPECT_EQ(self->snap[huge + 1],
+		  HMM_DMIRROR_PROT_ZERO | HMM_DMIRROR_PROT_READ);
+	EXPECT_EQ(self->snap[huge + 2], HMM_DMIRROR_PROT_WRITE);
+	EXPECT_EQ(self->snap[huge + 3], local_prot(variant->coherent, true));
+	/* The peer sees the same huge mapping. */
+	ASSERT_EQ(dm_snap(self->peer, p, self->snap, huge), 0);
+	EXPECT_EQ(self->snap[huge - 1],
+		  HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_WRITE);
+	EXPECT_EQ(p[(huge + 3) * psz], 3);
+	munmap(p, 2 * PMD_BYTES);
+}
+
 /* RELEASE evicts device memory that still has users; the data survives. */
 TEST_F(devmem, release_with_live_pages)
 {
