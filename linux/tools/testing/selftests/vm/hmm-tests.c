@@ -849,10 +849,12 @@ TEST_F(rw, mixedmap)
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	EXPECT_TRUE(all_bytes(self->buf, n * psz, 0));
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	for (i = 0; i < n; i++)
-		EXPECT_EQ(self->snap[i] & ~HMM_DMIRROR_PROT_WRITE,
-			  HMM_DMIRROR_PROT_READ & ~HMM_DMIRROR_PROT_WRITE)
+	for (i = 0; i < n; i++) {
+		unsigned char got = self->snap[i] & ~HMM_DMIRROR_PROT_WRITE;
+
+		EXPECT_EQ(got, HMM_DMIRROR_PROT_READ)
 			TH_LOG("page %lu: 0x%x", i, self->snap[i]);
+	}
 	munmap(p, n * psz);
 }
 
@@ -1113,20 +1115,24 @@ TEST_F(badarg, unaligned_addr)
 {
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(all_cmds); i++)
-		EXPECT_EQ(dm_cmd(self->fd, all_cmds[i].req, self->map + 8,
-				 self->buf, 1, NULL), -EINVAL)
-			TH_LOG("%s", cmd_name(i));
+	for (i = 0; i < ARRAY_SIZE(all_cmds); i++) {
+		int ret = dm_cmd(self->fd, all_cmds[i].req, self->map + 8,
+				 self->buf, 1, NULL);
+
+		EXPECT_EQ(ret, -EINVAL) TH_LOG("%s", cmd_name(i));
+	}
 }
 
 TEST_F(badarg, zero_npages)
 {
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(all_cmds); i++)
-		EXPECT_EQ(dm_cmd(self->fd, all_cmds[i].req, self->map,
-				 self->buf, 0, NULL), -EINVAL)
-			TH_LOG("%s", cmd_name(i));
+	for (i = 0; i < ARRAY_SIZE(all_cmds); i++) {
+		int ret = dm_cmd(self->fd, all_cmds[i].req, self->map,
+				 self->buf, 0, NULL);
+
+		EXPECT_EQ(ret, -EINVAL) TH_LOG("%s", cmd_name(i));
+	}
 }
 
 /* addr + npages * PAGE_SIZE wraps, or npages is absurd. */
@@ -1550,8 +1556,11 @@ TEST_F(devmem, migrate_file_private)
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
 	for (i = 0; i < 4; i++)
 		EXPECT_EQ(self->snap[i], local_prot(variant->coherent, true));
-	for (i = 4; i < n; i++)
-		EXPECT_EQ(self->snap[i], HMM_DMIRROR_PROT_READ) TH_LOG("page %lu", i);
+	for (i = 4; i < n; i++) {
+		unsigned char got = self->snap[i];
+
+		EXPECT_EQ(got, HMM_DMIRROR_PROT_READ) TH_LOG("page %lu", i);
+	}
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, 4), 0);
 	EXPECT_EQ(stamp_diff(self->buf, 4 * psz, 50), -1);
 	EXPECT_EQ(stamp_diff(p, 4 * psz, 50), -1);
@@ -1829,8 +1838,11 @@ TEST_F(devmem, snapshot_mixed)
 	want[PROTNONE] = HMM_DMIRROR_PROT_ERROR;
 	want[HOLE] = HMM_DMIRROR_PROT_ERROR;
 	ASSERT_EQ(dm_snap(self->fd, (void *)p, self->snap, NPG), 0);
-	for (i = 0; i < NPG; i++)
-		EXPECT_EQ(self->snap[i], want[i]) TH_LOG("page %u", i);
+	for (i = 0; i < NPG; i++) {
+		unsigned char got = self->snap[i];
+
+		EXPECT_EQ(got, want[i]) TH_LOG("page %u", i);
+	}
 	/* The peer sees its own page as local, ours per owner rules. */
 	ASSERT_EQ(dm_snap(self->peer, (void *)p, self->snap, NPG), 0);
 	EXPECT_EQ(self->snap[DEV_PEER], local_prot(variant->coherent, true));
@@ -2402,10 +2414,13 @@ TEST_F(devmem, close_with_migrated)
 	ASSERT_NE(p, NULL);
 	ASSERT_EQ(close(fd), 0);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	for (i = 0; i < n; i++)
-		EXPECT_TRUE(self->snap[i] == HMM_DMIRROR_PROT_WRITE ||
-			    self->snap[i] == local_prot(variant->coherent, true))
-			TH_LOG("page %lu: 0x%x", i, self->snap[i]);
+	for (i = 0; i < n; i++) {
+		unsigned char got = self->snap[i];
+
+		EXPECT_TRUE(got == HMM_DMIRROR_PROT_WRITE ||
+			    got == local_prot(variant->coherent, true))
+			TH_LOG("page %lu: 0x%x", i, got);
+	}
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 96), -1);
 	EXPECT_EQ(stamp_diff(p, n * psz, 96), -1);
