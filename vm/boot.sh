@@ -21,9 +21,6 @@ append="console=ttyS0 panic=-1 rdinit=/init hmmjob=$job kunit.enable=$kunit"
 # and panic the boot ("IO-APIC + timer doesn't work").
 append+=" no_timer_check"
 append+=' memmap=512M$0x100000000'
-# One 1 GiB hugetlb page, taken at boot while memory is unfragmented, for
-# the PUD-sized mirroring cases; the 2 MiB pool is set by vm/init.
-append+=' hugepagesz=1G hugepages=1'
 append+=" ${HMM_APPEND:-}"
 
 qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 4G -nographic
