@@ -240,6 +240,27 @@ static void *map_anon(size_t bytes, int prot)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT	21
+#endif
+#define PM_SWAP		(1ULL << 62)
+#define PM_PRESENT	(1ULL << 63)
+
+/* /proc/self/pagemap flags (PM_SWAP, PM_PRESENT) of the page at @addr. */
+static uint64_t pagemap_flags(const void *addr)
+{
+	uint64_t entry = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &entry, sizeof(entry),
+		  (uintptr_t)addr / psz * sizeof(entry)) != sizeof(entry))
+		entry = 0;
+	close(fd);
+	return entry & (PM_SWAP | PM_PRESENT);
+}
+
 /* Map @bytes aligned to @align (a power of two) by trimming a larger map. */
 static void *map_aligned(size_t bytes, size_t align, int flags)
 {
@@ -551,6 +572,38 @@ TEST_F(rw, mirror_cached_until_invalidated)
 }
 
 /* After MADV_DONTNEED the device must see zeros, not the old pages. */
+/*
+ * Pages pushed out to swap are swap entries in the page table: a snapshot
+ * reports them as not present and leaves them in swap, a device read
+ * faults them back in with their content. The guest swaps to a ramdisk.
+ */
+TEST_F(rw, swapped_out_pages)
+{
+	unsigned long n = 16, i, swapped = 0;
+	char *p;
+
+	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
+	ASSERT_NE(p, NULL);
+	stamp(p, n * psz, 95);
+	ASSERT_EQ(madvise(p, n * psz, MADV_PAGEOUT), 0);
+	for (i = 0; i < n; i++)
+		swapped += pagemap_flags(p + i * psz) == PM_SWAP;
+	ASSERT_EQ(swapped, n)
+		TH_LOG("only %lu of %lu pages went to swap: is swap on?", swapped, n);
+
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(self->snap[i], HMM_DMIRROR_PROT_NONE);
+		EXPECT_EQ(pagemap_flags(p + i * psz), PM_SWAP);
+	}
+
+	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
+	EXPECT_EQ(stamp_diff(self->buf, n * psz, 95), -1);
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(pagemap_flags(p + i * psz), PM_PRESENT);
+	munmap(p, n * psz);
+}
+
 TEST_F(rw, read_after_dontneed)
 {
 	unsigned long n = 8;
