@@ -243,8 +243,8 @@ static void *map_anon(size_t bytes, int prot)
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT	21
 #endif
-#define PM_SWAP		(1ULL << 62)
-#define PM_PRESENT	(1ULL << 63)
+#define PM_SWAP		0x4000000000000000ULL	/* bit 62 */
+#define PM_PRESENT	0x8000000000000000ULL	/* bit 63 */
 
 /* /proc/self/pagemap flags (PM_SWAP, PM_PRESENT) of the page at @addr. */
 static uint64_t pagemap_flags(const void *addr)
