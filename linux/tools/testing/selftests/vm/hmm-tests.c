@@ -2231,6 +2231,33 @@ TEST_F(devmem, two_units_see_updates)
  * Owner isolation: the peer never sees our private pages as its own.  It
  * reports them not present; coherent pages are visible as remote.
  */
+/*
+ * Another device meets this one's device-exclusive entries: its snapshot
+ * sees them as not present and revokes nothing; its read faults them back
+ * to normal pages (ending the exclusive access) and sees the CPU's data.
+ */
+TEST_F(devmem, peer_meets_exclusive)
+{
+	unsigned long n = 4, i;
+	char *p;
+
+	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
+	ASSERT_NE(p, NULL);
+	stamp(p, n * psz, 96);
+	ASSERT_EQ(dm_excl(self->fd, p, n), 0);
+	ASSERT_EQ(dm_check_excl(self->fd, p, n), -EPERM);
+
+	ASSERT_EQ(dm_snap(self->peer, p, self->snap, n), 0);
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(self->snap[i], HMM_DMIRROR_PROT_NONE);
+	EXPECT_EQ(dm_check_excl(self->fd, p, n), -EPERM);
+
+	ASSERT_EQ(dm_read(self->peer, p, self->buf, n), 0);
+	EXPECT_EQ(stamp_diff(self->buf, n * psz, 96), -1);
+	EXPECT_EQ(dm_check_excl(self->fd, p, n), 0);
+	munmap(p, n * psz);
+}
+
 TEST_F(devmem, peer_snapshot)
 {
 	unsigned long n = 8;
