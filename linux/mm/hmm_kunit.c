@@ -16,6 +16,7 @@
 #include <linux/highmem.h>
 #include <linux/huge_mm.h>
 #include <linux/kthread.h>
+#include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
@@ -23,6 +24,7 @@
 #include <linux/pgtable.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/swap.h>
 #include <linux/uaccess.h>
 
 /* Give up on a range after this many back-to-back invalidations. */
@@ -753,6 +755,101 @@ static void hmm_test_busy_after_invalidate(struct kunit *test)
  * munmap() between read_begin and the fault: -EBUSY wins over the -EFAULT
  * the now missing VMA would give.
  */
+#define HMMT_MIG_PAGES	4
+
+/* A fault taken by another thread while the range is being migrated. */
+struct hmmt_waiter {
+	struct hmmt_ctx *ctx;
+	struct hmm_range *range;
+	struct completion done;
+	int ret;
+};
+
+static int hmmt_waiter_fn(void *data)
+{
+	struct hmmt_waiter *w = data;
+
+	w->ret = hmmt_fault(w->ctx, w->range, NULL);
+	complete(&w->done);
+	return 0;
+}
+
+/*
+ * While migrate_vma_setup() has replaced the PTEs with migration entries,
+ * a snapshot reports the pages as absent without waiting, and a fault
+ * waits for the migration to end (here: to be abandoned, which puts the
+ * original pages back) and then returns them.
+ */
+static void hmm_test_migration_entry(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	unsigned long src[HMMT_MIG_PAGES], dst[HMMT_MIG_PAGES] = { };
+	unsigned long pfns[HMMT_MIG_PAGES], addr, i;
+	struct migrate_vma args = { };
+	struct hmm_range snap, fault;
+	struct hmmt_waiter w;
+	struct task_struct *t;
+	int ret;
+
+	addr = hmmt_setup(ctx, HMMT_MIG_PAGES, PROT_READ | PROT_WRITE);
+	for (i = 0; i < HMMT_MIG_PAGES; i++)
+		KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr + i * PAGE_SIZE,
+						 hmmt_magic(i)), 0);
+	hmmt_range_init(ctx, &snap, addr, HMMT_MIG_PAGES, 0, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &snap, NULL), 0);
+	for (i = 0; i < HMMT_MIG_PAGES; i++)
+		pfns[i] = hmmt_pfn(snap.hmm_pfns[i]);
+
+	/* Pages still in another CPU's LRU batch could not be isolated. */
+	lru_add_drain_all();
+	mmap_read_lock(ctx->mm);
+	args.vma = vma_lookup(ctx->mm, addr);
+	args.start = addr;
+	args.end = addr + HMMT_MIG_PAGES * PAGE_SIZE;
+	args.src = src;
+	args.dst = dst;
+	args.pgmap_owner = ctx;
+	args.flags = MIGRATE_VMA_SELECT_SYSTEM;
+	ret = args.vma ? migrate_vma_setup(&args) : -EINVAL;
+	mmap_read_unlock(ctx->mm);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	if (args.cpages != HMMT_MIG_PAGES) {
+		migrate_vma_pages(&args);
+		migrate_vma_finalize(&args);
+		KUNIT_FAIL(test, "only %lu of %d pages collected", args.cpages,
+			   HMMT_MIG_PAGES);
+		return;
+	}
+
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &snap, NULL), 0);
+	for (i = 0; i < HMMT_MIG_PAGES; i++)
+		hmmt_expect_unpopulated(test, snap.hmm_pfns[i]);
+
+	hmmt_range_init(ctx, &fault, addr, HMMT_MIG_PAGES, HMM_PFN_REQ_FAULT, 0);
+	w.ctx = ctx;
+	w.range = &fault;
+	init_completion(&w.done);
+	t = kthread_run(hmmt_waiter_fn, &w, "hmmt_waiter");
+	if (IS_ERR(t)) {
+		migrate_vma_pages(&args);
+		migrate_vma_finalize(&args);
+		KUNIT_FAIL(test, "cannot start the waiter");
+		return;
+	}
+	KUNIT_EXPECT_FALSE(test, wait_for_completion_timeout(&w.done,
+							     msecs_to_jiffies(200)));
+
+	/* No destination pages: the migration is abandoned. */
+	migrate_vma_pages(&args);
+	migrate_vma_finalize(&args);
+	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&w.done, 20 * HZ));
+	KUNIT_ASSERT_EQ(test, w.ret, 0);
+	for (i = 0; i < HMMT_MIG_PAGES; i++) {
+		KUNIT_EXPECT_TRUE(test, fault.hmm_pfns[i] & HMM_PFN_VALID);
+		KUNIT_EXPECT_EQ(test, hmmt_pfn(fault.hmm_pfns[i]), pfns[i]);
+	}
+}
+
 static void hmm_test_busy_after_munmap(struct kunit *test)
 {
 	struct hmmt_ctx *ctx = test->priv;
@@ -947,6 +1044,7 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_prot_none),
 	KUNIT_CASE(hmm_test_write_to_readonly),
 	KUNIT_CASE(hmm_test_busy_after_invalidate),
+	KUNIT_CASE(hmm_test_migration_entry),
 	KUNIT_CASE(hmm_test_busy_after_munmap),
 	KUNIT_CASE(hmm_test_thp_map_order),
 	KUNIT_CASE(hmm_test_io_pfnmap),
