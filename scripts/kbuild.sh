@@ -39,8 +39,9 @@ fi
 # when it differs, so an unchanged config never triggers a rebuild.
 rm -rf "$cfg"
 mkdir -p "$cfg" "$kobj"
-make -s -C "$ksrc" O="$cfg" ARCH=x86_64 tinyconfig >/dev/null
-"$ksrc/scripts/kconfig/merge_config.sh" -m -O "$cfg" "$cfg/.config" "${frags[@]}" >"$cfg/merge.log"
+make -s -C "$ksrc" O="$cfg" ARCH=x86_64 tinyconfig >"$cfg/tinyconfig.log" 2>&1 ||
+	{ cat "$cfg/tinyconfig.log"; die "tinyconfig failed"; }
+"$ksrc/scripts/kconfig/merge_config.sh" -m -O "$cfg" "$cfg/.config" "${frags[@]}" >"$cfg/merge.log" 2>&1
 make -s -C "$ksrc" O="$cfg" ARCH=x86_64 olddefconfig >"$cfg/olddefconfig.log" 2>&1 ||
 	{ cat "$cfg/olddefconfig.log"; die "olddefconfig failed"; }
 
