@@ -789,10 +789,11 @@ static unsigned long dmirror_cmd_end(const struct hmm_dmirror_cmd *cmd)
 
 /*
  * The device reads the range, faulting it in when its page table lacks a
- * mapping. A device fault covers everything up to the end of the request.
+ * mapping (a device fault covers everything up to the end of the request),
+ * or, without @fault, reading only what it maps: -ENOENT on a hole.
  */
 static int dmirror_read(struct dmirror *dm, struct dmirror_scratch *s,
-			struct hmm_dmirror_cmd *cmd)
+			struct hmm_dmirror_cmd *cmd, bool fault)
 {
 	char __user *uptr = u64_to_user_ptr(cmd->ptr);
 	unsigned long end = dmirror_cmd_end(cmd);
@@ -801,6 +802,8 @@ static int dmirror_read(struct dmirror *dm, struct dmirror_scratch *s,
 
 	for (addr = cmd->addr; addr < end; addr += PAGE_SIZE) {
 		while (!dmirror_access(dm, addr, s->bounce, false)) {
+			if (!fault)
+				return -ENOENT;
 			ret = dmirror_pass_range(dm, s, addr, end,
 						 DMIRROR_FAULT_READ);
 			if (ret)
@@ -834,26 +837,6 @@ static int dmirror_write(struct dmirror *dm, struct dmirror_scratch *s,
 				return ret;
 			cmd->faults++;
 		}
-		uptr += PAGE_SIZE;
-		cmd->cpages++;
-		cond_resched();
-	}
-	return 0;
-}
-
-/* Copy out what the device maps, without faulting: -ENOENT on a hole. */
-static int dmirror_read_mapped(struct dmirror *dm, struct dmirror_scratch *s,
-			       struct hmm_dmirror_cmd *cmd)
-{
-	char __user *uptr = u64_to_user_ptr(cmd->ptr);
-	unsigned long end = dmirror_cmd_end(cmd);
-	unsigned long addr;
-
-	for (addr = cmd->addr; addr < end; addr += PAGE_SIZE) {
-		if (!dmirror_access(dm, addr, s->bounce, false))
-			return -ENOENT;
-		if (copy_to_user(uptr, s->bounce, PAGE_SIZE))
-			return -EFAULT;
 		uptr += PAGE_SIZE;
 		cmd->cpages++;
 		cond_resched();
@@ -947,7 +930,7 @@ static int dmirror_migrate_to_dev(struct dmirror *dm,
 	ret = dmirror_pass_range(dm, s, cmd->addr, end, DMIRROR_MAP_LOCAL);
 	if (ret)
 		return ret;
-	return dmirror_read_mapped(dm, s, cmd);
+	return dmirror_read(dm, s, cmd, false);
 }
 
 static int dmirror_migrate_to_sys(struct dmirror *dm,
@@ -1075,7 +1058,7 @@ static int dmirror_exclusive(struct dmirror *dm, struct dmirror_scratch *s,
 		if (fatal_signal_pending(current))
 			return -EINTR;
 	}
-	return dmirror_read_mapped(dm, s, cmd);
+	return dmirror_read(dm, s, cmd, false);
 }
 
 static int dmirror_check_exclusive(struct dmirror *dm,
@@ -1150,7 +1133,7 @@ static int dmirror_run(struct dmirror *dm, struct dmirror_scratch *s,
 
 	switch (op) {
 	case HMM_DMIRROR_READ:
-		ret = dmirror_read(dm, s, cmd);
+		ret = dmirror_read(dm, s, cmd, true);
 		break;
 	case HMM_DMIRROR_WRITE:
 		ret = dmirror_write(dm, s, cmd);
