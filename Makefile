@@ -5,7 +5,8 @@
 #   make shell    boot to an interactive shell with test_hmm loaded
 #   make check    sparse (C=2) and checkpatch --strict on everything in linux/
 #   make series   export the overlay and patches as a git format-patch series
-#   make compat   build every in-tree caller of the HMM core against our tree
+#   make compat   build every in-tree caller of the HMM core against our tree,
+#                 for x86_64, arm64, ppc64le and riscv64
 #   make bench    HMM performance, ours against the base kernel's (not in test)
 #   make base | tree | kernel | progs | initramfs   the individual steps
 #   make clean    remove build/ (keeps nothing)

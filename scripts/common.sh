@@ -40,3 +40,48 @@ overlay_files() {
 	[ -d "$TOP/linux" ] || return 0
 	(cd "$TOP/linux" && find . -type f ! -name '*~' | sed 's|^\./||' | sort)
 }
+
+# config_stamp SRCDIR FILE...: a hash of FILE... and of every Kconfig file
+# of SRCDIR, which is all a generated config depends on.
+config_stamp() {
+	local ksrc=$1
+	shift
+	(cat "$@" && cd "$ksrc" && find . -name 'Kconfig*' -type f | sort | xargs cat) |
+		sha256sum | cut -d' ' -f1
+}
+
+# check_config CONFIG FRAGMENT...: check a config made from FRAGMENT...
+# after olddefconfig. The effective request per symbol is its last line
+# across the fragments, `CONFIG_X=v` or `# CONFIG_X is not set`; each one
+# CONFIG does not match is printed, and the return is 1 if there was any.
+check_config() {
+	local cfg=$1 line sym got bad=0
+	shift
+	local -A want=()
+	local order=()
+	while IFS= read -r line; do
+		case "$line" in
+		CONFIG_*=*) sym=${line%%=*} ;;
+		"# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *} ;;
+		*) continue ;;
+		esac
+		[ -n "${want[$sym]+x}" ] || order+=("$sym")
+		want[$sym]=$line
+	done < <(cat "$@")
+
+	for sym in "${order[@]}"; do
+		line=${want[$sym]}
+		case "$line" in
+		CONFIG_*=*)
+			got=$(grep -E "^$sym=|^# $sym is not set" "$cfg" || true)
+			[ "$got" = "$line" ] || { echo "config: asked for '$line', got '${got:-nothing}'" >&2; bad=1; }
+			;;
+		*)
+			if grep -q "^$sym=" "$cfg"; then
+				echo "config: asked for '$line', got '$(grep "^$sym=" "$cfg")'" >&2; bad=1
+			fi
+			;;
+		esac
+	done
+	return $bad
+}

@@ -1,65 +1,140 @@
 #!/usr/bin/env bash
 # make compat: build every in-tree caller of the HMM core against the
-# assembled tree (our headers and code), with their options on, in a
-# separate defconfig-based build (build/compat). Not part of `make test`.
+# assembled tree (our headers and code), with their options on, for x86_64,
+# arm64, ppc64le and riscv64:
+#   scripts/compat.sh            every arch in HMM_COMPAT_ARCHES (all four)
+#   scripts/compat.sh ARCH       one arch
+# Each arch has a defconfig-based build in build/compat/ARCH made with
+# configs/compat-ARCH.config, every request checked after olddefconfig.
+# Only `prepare` and the listed objects are built. Our own objects are
+# compiled with -Werror -Wvla; a caller fails when it does not build or
+# when one of its warnings involves our headers. Not part of `make test`.
 . "$(dirname "$0")/common.sh"
 take_lock
 
-COBJ=$BUILD/compat
-FRAG=$TOP/configs/compat.config
-mkdir -p "$COBJ"
-if ! cmp -s "$FRAG" "$COBJ/.hmm-fragment"; then
-	say "configuring $COBJ (x86_64_defconfig + configs/compat.config)"
-	make -s -C "$SRC" O="$COBJ" ARCH=x86_64 x86_64_defconfig >/dev/null
-	"$SRC/scripts/kconfig/merge_config.sh" -m -O "$COBJ" "$COBJ/.config" "$FRAG" >/dev/null
-	make -s -C "$SRC" O="$COBJ" ARCH=x86_64 olddefconfig >/dev/null 2>&1
-	bad=0
-	while IFS= read -r line; do
-		case "$line" in CONFIG_*=*) ;; *) continue ;; esac
-		grep -qx "$line" "$COBJ/.config" || { echo "compat config: '$line' was dropped" >&2; bad=1; }
-	done <"$FRAG"
-	[ $bad = 0 ] || die "Kconfig dropped requested compat options"
-	cp "$FRAG" "$COBJ/.hmm-fragment"
+read -ra ARCHES <<<"${HMM_COMPAT_ARCHES:-x86_64 arm64 ppc64le riscv64}"
+
+# arch_info ARCH: kernel ARCH, defconfig target, CROSS_COMPILE, Debian
+# package of the cross compiler
+arch_info() {
+	case $1 in
+	x86_64) echo "x86_64 x86_64_defconfig - -" ;;
+	arm64) echo "arm64 defconfig aarch64-linux-gnu- gcc-aarch64-linux-gnu" ;;
+	ppc64le) echo "powerpc ppc64le_defconfig powerpc64le-linux-gnu- gcc-powerpc64le-linux-gnu" ;;
+	riscv64) echo "riscv defconfig riscv64-linux-gnu- gcc-riscv64-linux-gnu" ;;
+	*) die "unknown compat arch '$1' (x86_64 arm64 ppc64le riscv64)" ;;
+	esac
+}
+
+if [ $# = 0 ]; then
+	pkgs=()
+	for a in "${ARCHES[@]}"; do
+		info=$(arch_info "$a")
+		[ "${info##* }" = - ] || pkgs+=("${info##* }")
+	done
+	HMM_EXTRA_PKGS="${HMM_EXTRA_PKGS:-} ${pkgs[*]}" "$TOP/scripts/base.sh" >/dev/null
+	fail=0 summary=()
+	for a in "${ARCHES[@]}"; do
+		t0=$(date +%s) res=ok
+		"$0" "$a" || { res=FAIL; fail=1; }
+		summary+=("$(printf '  %-8s %-4s  %4d s' "$a" $res $(($(date +%s) - t0)))")
+	done
+	echo "compat:"
+	printf '%s\n' "${summary[@]}"
+	[ $fail = 0 ] || { echo "compat: FAILED" >&2; exit 1; }
+	echo "compat: all callers build"
+	exit 0
 fi
 
-# Callers, by the API they use (a target may serve several).
-targets=(
-	# mmu notifiers and interval notifiers
-	arch/x86/kvm/
-	drivers/gpu/drm/i915/gem/i915_gem_userptr.o
+arch=$1
+info=$(arch_info "$arch")
+read -r karch defconfig cross _ <<<"$info"
+[ "$cross" = - ] && cross=
+COBJ=$BUILD/compat/$arch
+FRAG=$TOP/configs/compat-$arch.config
+kmake=(make -s -C "$SRC" O="$COBJ" ARCH="$karch" CROSS_COMPILE="$cross" -j"$JOBS")
+# -Werror -Wvla on our objects only: the kernel's own warnings elsewhere
+# are not ours to fix. Passed on every make call, so a command line never
+# changes between runs and nothing is rebuilt for it.
+for o in mmu_notifier hmm memremap test_hmm mmu_notifier_kunit hmm_kunit memremap_kunit; do
+	kmake+=("CFLAGS_$o.o=-Werror -Wvla")
+done
+echo "== $arch ($defconfig + configs/compat-$arch.config, build/compat/$arch)"
+
+mkdir -p "$COBJ/logs"
+# The defconfig targets are made from the files of arch/*/configs/ (some
+# from several of them): the config is regenerated when one changes.
+mapfile -t defconfigs < <(find "$SRC/arch/${karch/x86_64/x86}/configs" -maxdepth 1 -type f | sort)
+[ ${#defconfigs[@]} -gt 0 ] || die "$arch: no defconfig files"
+stamp=$(config_stamp "$SRC" "$FRAG" "${defconfigs[@]}")
+if [ "$(cat "$COBJ/.hmm-config-stamp" 2>/dev/null)" != "$stamp" ]; then
+	say "configuring $COBJ"
+	{ "${kmake[@]}" "$defconfig" &&
+	  "$SRC/scripts/kconfig/merge_config.sh" -m -O "$COBJ" "$COBJ/.config" "$FRAG" &&
+	  "${kmake[@]}" olddefconfig; } >"$COBJ/logs/config.log" 2>&1 ||
+		{ cat "$COBJ/logs/config.log"; die "$arch: configuring failed"; }
+	check_config "$COBJ/.config" "$FRAG" ||
+		die "$arch: Kconfig dropped or changed requested options (see above)"
+	echo "$stamp" >"$COBJ/.hmm-config-stamp"
+fi
+
+# Callers, by the API they use (a target may serve several). amdkfd is
+# built from amdgpu's Makefile, hence its paths.
+ours=(mm/mmu_notifier.o mm/hmm.o mm/mmu_notifier_kunit.o mm/hmm_kunit.o)
+ours_dev=(mm/memremap.o lib/test_hmm.o mm/memremap_kunit.o)
+notifier_users=(
 	drivers/gpu/drm/radeon/radeon_mn.o
 	drivers/gpu/drm/amd/amdgpu/amdgpu_mn.o
 	drivers/infiniband/core/umem_odp.o
-	drivers/infiniband/hw/hfi1/user_exp_rcv.o
-	drivers/xen/gntdev.o
-	drivers/iommu/intel/svm.o
-	drivers/iommu/amd/iommu_v2.o
-	# hmm_range_fault
+)
+# hmm_range_fault with device-private memory, and other dev_pagemap users
+device_users=(
 	drivers/gpu/drm/nouveau/nouveau_svm.o
-	# amdkfd is built from amdgpu's Makefile, hence the path
 	drivers/gpu/drm/amd/amdgpu/../amdkfd/kfd_svm.o
-	# dev_pagemap and ZONE_DEVICE
 	drivers/gpu/drm/nouveau/nouveau_dmem.o
 	drivers/gpu/drm/amd/amdgpu/../amdkfd/kfd_migrate.o
 	drivers/pci/p2pdma.o
 	drivers/dax/device.o
 	drivers/nvdimm/pmem.o
 	fs/fuse/virtio_fs.o
-	drivers/xen/unpopulated-alloc.o
-	# the core itself and the test driver, in this config too
-	mm/mmu_notifier.o mm/memremap.o mm/hmm.o lib/test_hmm.o
 )
-say "building ${#targets[@]} caller targets in $COBJ"
-make -s -C "$SRC" O="$COBJ" ARCH=x86_64 -j"$JOBS" prepare
+case $arch in
+x86_64)
+	targets=(arch/x86/kvm/ drivers/gpu/drm/i915/gem/i915_gem_userptr.o
+		 "${notifier_users[@]}" drivers/infiniband/hw/hfi1/user_exp_rcv.o
+		 drivers/xen/gntdev.o drivers/iommu/intel/svm.o drivers/iommu/amd/iommu_v2.o
+		 "${device_users[@]}" drivers/xen/unpopulated-alloc.o
+		 mm/mmu_notifier.o mm/memremap.o mm/hmm.o lib/test_hmm.o) ;;
+arm64)
+	targets=(arch/arm64/kvm/ "${notifier_users[@]}" drivers/xen/gntdev.o
+		 drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-sva.o
+		 "${device_users[@]}" drivers/xen/unpopulated-alloc.o
+		 "${ours[@]}" "${ours_dev[@]}") ;;
+ppc64le)
+	# book3s_hv_uvmem.o (PPC_UV) is KVM's device-private memory
+	targets=(arch/powerpc/kvm/ "${notifier_users[@]}" drivers/misc/ocxl/link.o
+		 "${device_users[@]}" "${ours[@]}" "${ours_dev[@]}") ;;
+riscv64)
+	# no ZONE_DEVICE: pmem and device-dax build against memremap.h's stubs
+	targets=(arch/riscv/kvm/ "${notifier_users[@]}" drivers/dax/device.o
+		 drivers/nvdimm/pmem.o "${ours[@]}") ;;
+esac
+
+t0=$(date +%s)
+"${kmake[@]}" prepare >"$COBJ/logs/prepare.log" 2>&1 ||
+	{ cat "$COBJ/logs/prepare.log"; die "$arch: make prepare failed"; }
 fail=0
 for t in "${targets[@]}"; do
-	if make -s -C "$SRC" O="$COBJ" ARCH=x86_64 -j"$JOBS" "$t" >"$COBJ/target.log" 2>&1 &&
-	   ! grep -q 'warning:' "$COBJ/target.log"; then
-		printf '  ok    %s\n' "$t"
-	else
+	log=$COBJ/logs/$(echo "$t" | tr '/.' '__').log note=
+	if ! "${kmake[@]}" "$t" >"$log" 2>&1 ||
+	   grep -qE 'include/linux/(mmu_notifier|hmm|memremap)\.h' "$log"; then
 		printf '  FAIL  %s\n' "$t"
-		sed 's/^/        /' "$COBJ/target.log" | tail -20
+		sed 's/^/        /' "$log" | head -40
 		fail=1
+		continue
 	fi
+	grep -q 'warning:' "$log" && note="  (warnings, none involving our headers: ${log#"$TOP"/})"
+	printf '  ok    %s%s\n' "$t" "$note"
 done
-[ $fail = 0 ] && echo "compat: all callers build" || { echo "compat: FAILED" >&2; exit 1; }
+echo "== $arch: $([ $fail = 0 ] && echo ok || echo FAILED), $(($(date +%s) - t0)) s"
+exit $fail

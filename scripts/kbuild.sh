@@ -28,8 +28,7 @@ build() {
 # The config depends only on the fragments and on the tree's Kconfig files
 # (which only the base and patches/ change); skip the generation when none
 # of them did.
-stamp=$( (cat "${frags[@]}"; cd "$ksrc" && find . -name 'Kconfig*' -type f | sort | xargs cat) |
-	sha256sum | cut -d' ' -f1)
+stamp=$(config_stamp "$ksrc" "${frags[@]}")
 if [ -f "$kobj/.config" ] && [ "$(cat "$kobj/.hmm-config-stamp" 2>/dev/null)" = "$stamp" ]; then
 	build
 	exit 0
@@ -45,35 +44,8 @@ make -s -C "$ksrc" O="$cfg" ARCH=x86_64 tinyconfig >"$cfg/tinyconfig.log" 2>&1 |
 make -s -C "$ksrc" O="$cfg" ARCH=x86_64 olddefconfig >"$cfg/olddefconfig.log" 2>&1 ||
 	{ cat "$cfg/olddefconfig.log"; die "olddefconfig failed"; }
 
-# The effective request per symbol: its last line across the fragments.
-declare -A want=()
-order=()
-while IFS= read -r line; do
-	case "$line" in
-	CONFIG_*=*) sym=${line%%=*} ;;
-	"# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *} ;;
-	*) continue ;;
-	esac
-	[ -n "${want[$sym]+x}" ] || order+=("$sym")
-	want[$sym]=$line
-done < <(cat "${frags[@]}")
-
-bad=0
-for sym in "${order[@]}"; do
-	line=${want[$sym]}
-	case "$line" in
-	CONFIG_*=*)
-		got=$(grep -E "^$sym=|^# $sym is not set" "$cfg/.config" || true)
-		[ "$got" = "$line" ] || { echo "config: asked for '$line', got '${got:-nothing}'" >&2; bad=1; }
-		;;
-	*)
-		if grep -q "^$sym=" "$cfg/.config"; then
-			echo "config: asked for '$line', got '$(grep "^$sym=" "$cfg/.config")'" >&2; bad=1
-		fi
-		;;
-	esac
-done
-[ $bad = 0 ] || die "Kconfig dropped or changed requested options (see above)"
+check_config "$cfg/.config" "${frags[@]}" ||
+	die "Kconfig dropped or changed requested options (see above)"
 
 if ! cmp -s "$cfg/.config" "$kobj/.config"; then
 	say "kernel config changed ($kobj)"
