@@ -293,10 +293,11 @@ static int hmm_walk_ptes(struct mm_walk *walk, pmd_t *pmdp,
 {
 	struct hmm_pass *pass = walk->private;
 	struct hmm_range *range = pass->range;
-	DECLARE_BITMAP(fault, PTRS_PER_PTE);
-	DECLARE_BITMAP(write, PTRS_PER_PTE);
+	/* PTRS_PER_PTE is not a compile-time constant on ppc64 book3s. */
+	DECLARE_BITMAP(fault, MAX_PTRS_PER_PTE);
+	DECLARE_BITMAP(write, MAX_PTRS_PER_PTE);
+	unsigned int i, nr = 0, need, n = (end - start) >> PAGE_SHIFT;
 	unsigned long addr, stop = end, out, *entry;
-	unsigned int i, nr = 0, need;
 	bool wait = false;
 	spinlock_t *ptl;	/* page table lock of the entry */
 	pte_t *ptep;
@@ -319,8 +320,8 @@ static int hmm_walk_ptes(struct mm_walk *walk, pmd_t *pmdp,
 		if (ret == HMM_PTE_FAULT) {
 			if (!nr++) {
 				stop = addr;
-				bitmap_zero(fault, PTRS_PER_PTE);
-				bitmap_zero(write, PTRS_PER_PTE);
+				bitmap_zero(fault, n);
+				bitmap_zero(write, n);
 			}
 			__set_bit(i, fault);
 			if (need & HMM_NEED_WRITE)
@@ -346,7 +347,7 @@ static int hmm_walk_ptes(struct mm_walk *walk, pmd_t *pmdp,
 	if (!nr)
 		return 0;
 
-	for_each_set_bit(i, fault, PTRS_PER_PTE) {
+	for_each_set_bit(i, fault, n) {
 		need = HMM_NEED_FAULT;
 		if (test_bit(i, write))
 			need |= HMM_NEED_WRITE;
