@@ -15,6 +15,8 @@
  * anything has changed the CPU page tables of the range since the caller's
  * mmu_interval_read_begin(), including a copy-on-write done by one of our
  * own faults, the result could be stale and the call ends with -EBUSY.
+ * So does a call whose faults stop making progress: the caller retries
+ * within its own time limit.
  */
 #include <linux/export.h>
 #include <linux/hmm.h>
@@ -35,7 +37,10 @@
  * sequences (fault a hole, then upgrade the huge page it got, then its
  * split PTEs) need a handful; a fault handler that reports success but
  * never maps anything would otherwise keep us looping with the mmap lock
- * held.
+ * held.  Running out is -EBUSY, not -EFAULT: it also happens, for a few
+ * microseconds, when migrate_to_ram() loses a page lock to another
+ * migration, and every in-tree caller treats -EFAULT as fatal but bounds
+ * its -EBUSY retries with a timeout of its own.
  */
 #define HMM_MAX_STALLS		32
 
@@ -579,10 +584,11 @@ static const struct mm_walk_ops hmm_walk_ops = {
  * Context: may sleep; mmap read lock held.
  *
  * Return: 0 when every entry is filled in, or
- * -EBUSY if the range was invalidated, the caller should start over;
+ * -EBUSY if the range was invalidated, or faults keep succeeding without
+ * mapping what was asked for (a page held by another migration, say): the
+ * caller should start over, within a time limit of its own;
  * -EFAULT if a requested fault cannot be satisfied (no VMA, no read
- * permission, IO or pfn mapping, poisoned page, fault failure, or faults
- * that keep succeeding without mapping what was asked for);
+ * permission, IO or pfn mapping, poisoned page, fault failure);
  * -EPERM if write access was requested on a VMA without write permission;
  * -EINVAL if the range is empty.
  */
@@ -613,7 +619,7 @@ int hmm_range_fault(struct hmm_range *range)
 			last_stop = pass.next;
 			stalls = 0;
 		} else if (++stalls > HMM_MAX_STALLS) {
-			return -EFAULT;
+			return -EBUSY;
 		}
 		cond_resched();
 	}
