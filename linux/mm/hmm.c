@@ -267,8 +267,12 @@ static int hmm_decode_pte(const struct hmm_range *range, unsigned long in,
 	if (pte_present(pte)) {
 		unsigned long pfn = pte_pfn(pte);
 
-		/* Special pages have no struct page a device could use. */
-		if (pte_special(pte) && !is_zero_pfn(pfn))
+		/*
+		 * Special PTEs have no struct page a device could use, but
+		 * the zero page has, and so have DAX pages: pte_mkdevmap()
+		 * makes their PTEs special as well.
+		 */
+		if (pte_special(pte) && !pte_devmap(pte) && !is_zero_pfn(pfn))
 			return hmm_unmirrorable_pte(range, in, out);
 		val = pfn | HMM_PFN_VALID;
 		if (pte_write(pte))

@@ -15,24 +15,39 @@
 #include <linux/hmm.h>
 #include <linux/highmem.h>
 #include <linux/huge_mm.h>
+#include <linux/ioport.h>
 #include <linux/kthread.h>
+#include <linux/memremap.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/pfn_t.h>
 #include <linux/pgtable.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/sizes.h>
 #include <linux/swap.h>
 #include <linux/uaccess.h>
 
 /* Give up on a range after this many back-to-back invalidations. */
 #define HMMT_MAX_TRIES	16
 
+/*
+ * ZONE_DEVICE memory of one case, placed in physical address space nobody
+ * owns: only struct pages exist, so the CPU must never touch its pages.
+ */
+struct hmmt_dev {
+	struct dev_pagemap pgmap;
+	struct resource *res;
+	bool mapped;
+};
+
 struct hmmt_ctx {
 	struct kunit *test;
 	struct mm_struct *mm;
+	struct hmmt_dev *dev;
 	/* Stands in for a driver's device page table lock. */
 	struct mutex lock;
 	struct mmu_interval_notifier notifier;
@@ -88,7 +103,14 @@ static void hmmt_exit(struct kunit *test)
 		return;
 	if (ctx->watching)
 		mmu_interval_notifier_remove(&ctx->notifier);
+	/* Tearing the mm down frees the device pages it still maps. */
 	mmput(ctx->mm);
+	if (ctx->dev) {
+		if (ctx->dev->mapped)
+			memunmap_pages(&ctx->dev->pgmap);
+		release_mem_region(ctx->dev->res->start,
+				   resource_size(ctx->dev->res));
+	}
 	mutex_destroy(&ctx->lock);
 }
 
@@ -1035,6 +1057,132 @@ static void hmm_test_fault_without_progress(struct kunit *test)
 	hmmt_set_vm_ops(ctx, addr, NULL);
 }
 
+/* Map @type memory over 2 MiB of free physical address space. */
+static struct hmmt_dev *hmmt_dev_add(struct hmmt_ctx *ctx,
+				     enum memory_type type,
+				     const struct dev_pagemap_ops *ops)
+{
+	struct kunit *test = ctx->test;
+	struct hmmt_dev *dev;
+	struct resource *res;
+	void *ret;
+
+	KUNIT_ASSERT_NULL(test, ctx->dev);
+	dev = kunit_kzalloc(test, sizeof(*dev), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, dev);
+	res = request_free_mem_region(&iomem_resource, SZ_2M, "hmm_kunit");
+	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(res), "no free physical space");
+	dev->res = res;
+	ctx->dev = dev;
+
+	dev->pgmap.type = type;
+	dev->pgmap.range.start = res->start;
+	dev->pgmap.range.end = res->end;
+	dev->pgmap.nr_range = 1;
+	dev->pgmap.ops = ops;
+	dev->pgmap.owner = ctx;
+	ret = memremap_pages(&dev->pgmap, numa_node_id());
+	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(ret), "memremap_pages: %ld",
+			       PTR_ERR(ret));
+	dev->mapped = true;
+	return dev;
+}
+
+static unsigned long hmmt_dev_pfn(const struct hmmt_dev *dev)
+{
+	return PHYS_PFN(dev->res->start);
+}
+
+/* The PMD of @addr if it points to a PTE table; mmap lock held. */
+static pmd_t *hmmt_pte_table(struct mm_struct *mm, unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	p4d_t *p4d;
+	pud_t *pud;
+	pmd_t *pmd;
+
+	if (pgd_none(*pgd) || pgd_bad(*pgd))
+		return NULL;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(*p4d) || p4d_bad(*p4d))
+		return NULL;
+	pud = pud_offset(p4d, addr);
+	if (pud_none(*pud) || pud_bad(*pud))
+		return NULL;
+	pmd = pmd_offset(pud, addr);
+	if (pmd_none_or_trans_huge_or_clear_bad(pmd))
+		return NULL;
+	return pmd;
+}
+
+/* The PTE mapping @addr; there must be a PTE table. */
+static pte_t hmmt_get_pte(struct hmmt_ctx *ctx, unsigned long addr)
+{
+	spinlock_t *ptl;	/* page table lock of the entry */
+	pte_t *ptep, pte = __pte(0);
+	pmd_t *pmd;
+
+	mmap_read_lock(ctx->mm);
+	pmd = hmmt_pte_table(ctx->mm, addr);
+	if (pmd) {
+		ptep = pte_offset_map_lock(ctx->mm, pmd, addr, &ptl);
+		pte = ptep_get(ptep);
+		pte_unmap_unlock(ptep, ptl);
+	}
+	mmap_read_unlock(ctx->mm);
+	KUNIT_ASSERT_NOT_NULL(ctx->test, pmd);
+	return pte;
+}
+
+/*
+ * A 4 KiB DAX mapping (fsdax or device-dax) is a devmap PTE, which is a
+ * special PTE too on x86, arm64 and ppc64.  It has a struct page and must
+ * be mirrored like any other page, not reported as an error.
+ */
+static void hmm_test_devmap_pte(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct vm_area_struct *vma;
+	struct hmm_range range;
+	unsigned long addr, pfn;
+	struct hmmt_dev *dev;
+	vm_fault_t vmf;
+	pte_t pte;
+
+	if (!IS_ENABLED(CONFIG_ARCH_HAS_PTE_DEVMAP))
+		kunit_skip(test, "needs CONFIG_ARCH_HAS_PTE_DEVMAP");
+	dev = hmmt_dev_add(ctx, MEMORY_DEVICE_GENERIC, NULL);
+	pfn = hmmt_dev_pfn(dev) + 3;
+	addr = hmmt_setup(ctx, 2, PROT_READ | PROT_WRITE);
+	hmmt_set_vm_flags(ctx, addr, VM_MIXEDMAP, 0);
+
+	/* What dax_fault_iter() installs for a 4 KiB read fault. */
+	mmap_read_lock(ctx->mm);
+	vma = vma_lookup(ctx->mm, addr);
+	vmf = vma ? vmf_insert_mixed(vma, addr,
+				     __pfn_to_pfn_t(pfn, PFN_DEV | PFN_MAP)) :
+		    VM_FAULT_SIGBUS;
+	mmap_read_unlock(ctx->mm);
+	KUNIT_ASSERT_TRUE(test, vmf == VM_FAULT_NOPAGE);
+	pte = hmmt_get_pte(ctx, addr);
+	KUNIT_ASSERT_TRUE(test, pte_devmap(pte));
+	KUNIT_ASSERT_EQ(test, pte_pfn(pte), pfn);
+
+	hmmt_range_init(ctx, &range, addr, 2, 0, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[0], pfn | HMM_PFN_VALID);
+	hmmt_expect_unpopulated(test, range.hmm_pfns[1]);
+
+	/* A fault request is satisfied by the mapping as it is. */
+	range.default_flags = HMM_PFN_REQ_FAULT;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[0], pfn | HMM_PFN_VALID);
+	hmmt_expect_zero_page(test, range.hmm_pfns[1]);
+
+	/* No page table may point at the memory once it goes away. */
+	KUNIT_EXPECT_EQ(test, hmmt_munmap(ctx, addr, 2), 0);
+}
+
 static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_snapshot),
 	KUNIT_CASE(hmm_test_default_read_fault),
@@ -1055,6 +1203,7 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_thp_map_order),
 	KUNIT_CASE(hmm_test_io_pfnmap),
 	KUNIT_CASE(hmm_test_fault_without_progress),
+	KUNIT_CASE(hmm_test_devmap_pte),
 	{}
 };
 
