@@ -220,37 +220,42 @@ static int hmm_unmirrorable_pte(const struct hmm_range *range,
 }
 
 /*
- * A non-present, non-empty PTE.  Sets *@val to the output and returns
- * HMM_PTE_REPORT, or returns HMM_PTE_WAIT or an error.  Entries the CPU
- * would fault back in (swap, device exclusive, another owner's device
- * private memory) keep *@val at 0 so the caller treats them as absent.
+ * A non-present, non-empty PTE: same contract as hmm_decode_pte().  Only
+ * the owner's own device private memory is mirrored; everything else is
+ * absent for the device, and a fault request either lets the CPU fault
+ * path bring it back (swap, device exclusive, device private memory),
+ * waits for a migration, or fails.
  */
 static int hmm_decode_swap_pte(const struct hmm_range *range, unsigned long in,
-			       pte_t pte, unsigned long *val)
+			       pte_t pte, unsigned long *out,
+			       unsigned int *need)
 {
 	swp_entry_t entry = pte_to_swp_entry(pte);
-	struct page *page;
-
-	if (!non_swap_entry(entry) || is_device_exclusive_entry(entry))
-		return HMM_PTE_REPORT;
+	unsigned long val = 0;
 
 	if (is_device_private_entry(entry)) {
-		page = pfn_swap_entry_to_page(entry);
+		struct page *page = pfn_swap_entry_to_page(entry);
+
 		/* Another device's memory: a CPU fault migrates it back. */
-		if (page->pgmap->owner != range->dev_private_owner)
-			return HMM_PTE_REPORT;
-		*val = page_to_pfn(page) | HMM_PFN_VALID;
-		if (is_writable_device_private_entry(entry))
-			*val |= HMM_PFN_WRITE;
-		return HMM_PTE_REPORT;
+		if (page->pgmap->owner == range->dev_private_owner) {
+			val = page_to_pfn(page) | HMM_PFN_VALID;
+			if (is_writable_device_private_entry(entry))
+				val |= HMM_PFN_WRITE;
+		}
 	}
 
+	*need = hmm_entry_need(range, in, val);
+	if (!*need) {
+		*out = val;
+		return HMM_PTE_REPORT;
+	}
+	if (val || !non_swap_entry(entry) || is_device_private_entry(entry) ||
+	    is_device_exclusive_entry(entry))
+		return HMM_PTE_FAULT;
 	if (is_migration_entry(entry))
-		return hmm_entry_need(range, in, 0) ? HMM_PTE_WAIT :
-						      HMM_PTE_REPORT;
-
+		return HMM_PTE_WAIT;
 	/* Poisoned memory and anything else no fault can repair. */
-	return hmm_unmirrorable_pte(range, in, val);
+	return -EFAULT;
 }
 
 /*
@@ -262,7 +267,6 @@ static int hmm_decode_pte(const struct hmm_range *range, unsigned long in,
 			  pte_t pte, unsigned long *out, unsigned int *need)
 {
 	unsigned long val = 0;
-	int ret;
 
 	if (pte_present(pte)) {
 		unsigned long pfn = pte_pfn(pte);
@@ -278,11 +282,7 @@ static int hmm_decode_pte(const struct hmm_range *range, unsigned long in,
 		if (pte_write(pte))
 			val |= HMM_PFN_WRITE;
 	} else if (!pte_none_mostly(pte)) {
-		ret = hmm_decode_swap_pte(range, in, pte, &val);
-		if (ret != HMM_PTE_REPORT || val == HMM_PFN_ERROR) {
-			*out = val;
-			return ret;
-		}
+		return hmm_decode_swap_pte(range, in, pte, out, need);
 	}
 
 	*need = hmm_entry_need(range, in, val & (HMM_PFN_VALID | HMM_PFN_WRITE));
@@ -575,10 +575,11 @@ static const struct mm_walk_ops hmm_walk_ops = {
  *
  * Fills @range->hmm_pfns with one entry per page of [@range->start,
  * @range->end): the pfn and HMM_PFN_VALID/HMM_PFN_WRITE for pages the CPU
- * maps, 0 for pages it does not map, HMM_PFN_ERROR where nothing can ever
- * be mirrored.  Pages whose request (the entry's input masked with
- * @range->pfn_flags_mask, plus @range->default_flags) asks for more than
- * the CPU mapping grants are faulted in first.
+ * maps, 0 for pages it does not map (swap, migration and poisoned entries
+ * included), HMM_PFN_ERROR where nothing can ever be mirrored.  Pages
+ * whose request (the entry's input masked with @range->pfn_flags_mask,
+ * plus @range->default_flags) asks for more than the CPU mapping grants
+ * are faulted in first.
  *
  * The caller holds the mmap lock of @range->notifier->mm for read and
  * took @range->notifier_seq from mmu_interval_read_begin().  The result is

@@ -29,6 +29,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/swap.h>
+#include <linux/swapops.h>
 #include <linux/uaccess.h>
 
 /* Give up on a range after this many back-to-back invalidations. */
@@ -1183,6 +1184,61 @@ static void hmm_test_devmap_pte(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hmmt_munmap(ctx, addr, 2), 0);
 }
 
+/*
+ * A swap entry no fault can repair (here a failed swap-in; poisoned memory
+ * takes the same path) reads as not present in a snapshot, like every
+ * other non-present entry, not as HMM_PFN_ERROR; a fault request for it
+ * fails with -EFAULT.
+ */
+static void hmm_test_swapin_error_entry(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	pte_t bad = swp_entry_to_pte(make_swapin_error_entry(ZERO_PAGE(0)));
+	struct hmm_range range;
+	unsigned long addr, *in;
+	spinlock_t *ptl;	/* page table lock of the entry */
+	bool empty = false;
+	pte_t *ptep;
+	pmd_t *pmd;
+
+	/* Two pages in one page table, the first one mapped. */
+	addr = hmmt_setup(ctx, 3, PROT_READ | PROT_WRITE);
+	if (!((addr + PAGE_SIZE) & ~PMD_MASK))
+		addr += PAGE_SIZE;
+	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr, hmmt_magic(0)), 0);
+
+	mmap_read_lock(ctx->mm);
+	pmd = hmmt_pte_table(ctx->mm, addr + PAGE_SIZE);
+	if (pmd) {
+		ptep = pte_offset_map_lock(ctx->mm, pmd, addr + PAGE_SIZE, &ptl);
+		empty = pte_none(ptep_get(ptep));
+		if (empty)
+			set_pte_at(ctx->mm, addr + PAGE_SIZE, ptep, bad);
+		pte_unmap_unlock(ptep, ptl);
+	}
+	mmap_read_unlock(ctx->mm);
+	KUNIT_ASSERT_NOT_NULL(test, pmd);
+	KUNIT_ASSERT_TRUE(test, empty);
+
+	hmmt_range_init(ctx, &range, addr, 2, 0, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	hmmt_expect_private_page(test, range.hmm_pfns[0]);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[1], 0UL);
+
+	range.default_flags = HMM_PFN_REQ_FAULT;
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EFAULT);
+
+	/* Faults asked for elsewhere do not trip over it. */
+	in = kunit_kcalloc(test, 2, sizeof(*in), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, in);
+	in[0] = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	range.default_flags = 0;
+	range.pfn_flags_mask = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
+	hmmt_expect_private_page(test, range.hmm_pfns[0]);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[1], 0UL);
+}
+
 static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_snapshot),
 	KUNIT_CASE(hmm_test_default_read_fault),
@@ -1204,6 +1260,7 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_io_pfnmap),
 	KUNIT_CASE(hmm_test_fault_without_progress),
 	KUNIT_CASE(hmm_test_devmap_pte),
+	KUNIT_CASE(hmm_test_swapin_error_entry),
 	{}
 };
 
