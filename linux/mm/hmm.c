@@ -268,7 +268,15 @@ static int hmm_decode_pte(const struct hmm_range *range, unsigned long in,
 {
 	unsigned long val = 0;
 
-	if (pte_present(pte)) {
+	/*
+	 * Empty and NUMA-hinting PTEs grant nothing.  The latter keep their
+	 * pfn (on x86 even their write bit), but the CPU may not use them
+	 * before a fault has looked at the page's placement.
+	 */
+	if (!pte_present(pte)) {
+		if (!pte_none_mostly(pte))
+			return hmm_decode_swap_pte(range, in, pte, out, need);
+	} else if (!pte_protnone(pte)) {
 		unsigned long pfn = pte_pfn(pte);
 
 		/*
@@ -281,8 +289,6 @@ static int hmm_decode_pte(const struct hmm_range *range, unsigned long in,
 		val = pfn | HMM_PFN_VALID;
 		if (pte_write(pte))
 			val |= HMM_PFN_WRITE;
-	} else if (!pte_none_mostly(pte)) {
-		return hmm_decode_swap_pte(range, in, pte, out, need);
 	}
 
 	*need = hmm_entry_need(range, in, val & (HMM_PFN_VALID | HMM_PFN_WRITE));
@@ -388,17 +394,25 @@ static int hmm_walk_huge_pmd(struct mm_walk *walk, pmd_t *pmdp,
 		return 0;
 	}
 
-	have = HMM_PFN_VALID;
-	if (pmd_write(pmd))
-		have |= HMM_PFN_WRITE;
+	/* NUMA hinting: nothing is granted until a fault has looked. */
+	have = 0;
+	if (!pmd_protnone(pmd)) {
+		have = HMM_PFN_VALID;
+		if (pmd_write(pmd))
+			have |= HMM_PFN_WRITE;
+	}
 	if (hmm_span_need(range, start, end, have)) {
 		spin_unlock(ptl);
 		return hmm_fault_span(walk, start, end, have, false);
 	}
 
-	pfn = pmd_pfn(pmd) + ((start & ~PMD_MASK) >> PAGE_SHIFT);
-	hmm_fill_pfns(range, start, end, pfn,
-		      have | hmm_order_bits(PMD_SHIFT - PAGE_SHIFT));
+	if (have) {
+		pfn = pmd_pfn(pmd) + ((start & ~PMD_MASK) >> PAGE_SHIFT);
+		hmm_fill_pfns(range, start, end, pfn,
+			      have | hmm_order_bits(PMD_SHIFT - PAGE_SHIFT));
+	} else {
+		hmm_fill(range, start, end, 0);
+	}
 	spin_unlock(ptl);
 	return 0;
 }
@@ -575,11 +589,11 @@ static const struct mm_walk_ops hmm_walk_ops = {
  *
  * Fills @range->hmm_pfns with one entry per page of [@range->start,
  * @range->end): the pfn and HMM_PFN_VALID/HMM_PFN_WRITE for pages the CPU
- * maps, 0 for pages it does not map (swap, migration and poisoned entries
- * included), HMM_PFN_ERROR where nothing can ever be mirrored.  Pages
- * whose request (the entry's input masked with @range->pfn_flags_mask,
- * plus @range->default_flags) asks for more than the CPU mapping grants
- * are faulted in first.
+ * maps, 0 for pages it does not map (NUMA-hinting, swap, migration and
+ * poisoned entries included), HMM_PFN_ERROR where nothing can ever be
+ * mirrored.  Pages whose request (the entry's input masked with
+ * @range->pfn_flags_mask, plus @range->default_flags) asks for more than
+ * the CPU mapping grants are faulted in first.
  *
  * The caller holds the mmap lock of @range->notifier->mm for read and
  * took @range->notifier_seq from mmu_interval_read_begin().  The result is

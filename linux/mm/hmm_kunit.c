@@ -27,6 +27,7 @@
 #include <linux/pgtable.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/sysctl.h>
 #include <linux/sizes.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
@@ -1239,6 +1240,157 @@ static void hmm_test_swapin_error_entry(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, range.hmm_pfns[1], 0UL);
 }
 
+#ifdef CONFIG_NUMA_BALANCING
+/*
+ * Turn the mapped pages of [addr, addr + npages) into NUMA-hinting
+ * (protnone) entries, as the NUMA balancing scanner does, and make
+ * writable device private entries read-only on the way, as every
+ * change_protection() does.  Returns the number of PTEs changed, a huge
+ * PMD counting as HPAGE_PMD_NR.
+ */
+static unsigned long hmmt_numa_hint(struct hmmt_ctx *ctx, unsigned long addr,
+				    unsigned long npages)
+{
+	int mode = sysctl_numa_balancing_mode;
+	struct vm_area_struct *vma;
+	unsigned long n = 0;
+
+	/* A page still in an LRU batch looks shared and is skipped. */
+	lru_add_drain_all();
+	/*
+	 * The scanner leaves alone pages on the node of an mm's only user,
+	 * and top-tier pages while balancing is off, as it is on a machine
+	 * with one node: pretend a second user and switch it on meanwhile.
+	 */
+	mmget(ctx->mm);
+	sysctl_numa_balancing_mode |= NUMA_BALANCING_NORMAL;
+	mmap_read_lock(ctx->mm);
+	vma = vma_lookup(ctx->mm, addr);
+	if (vma)
+		n = change_prot_numa(vma, addr, addr + (npages << PAGE_SHIFT));
+	mmap_read_unlock(ctx->mm);
+	sysctl_numa_balancing_mode = mode;
+	mmput(ctx->mm);
+	KUNIT_ASSERT_NOT_NULL(ctx->test, vma);
+	return n;
+}
+
+/*
+ * A NUMA-hinting PTE keeps the pfn, and on x86 even the write bit, but
+ * the CPU cannot use it until a fault has looked at the page's placement:
+ * a snapshot does not report it, and a fault request faults it.
+ */
+static void hmm_test_protnone_pte(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	unsigned long pfns[4], addr, i;
+	struct hmm_range range;
+
+	addr = hmmt_setup(ctx, 4, PROT_READ | PROT_WRITE);
+	for (i = 0; i < 4; i++)
+		KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr + i * PAGE_SIZE,
+						 hmmt_magic(i)), 0);
+	hmmt_range_init(ctx, &range, addr, 4, 0, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 4; i++) {
+		hmmt_expect_private_page(test, range.hmm_pfns[i]);
+		pfns[i] = hmmt_pfn(range.hmm_pfns[i]);
+	}
+
+	KUNIT_ASSERT_EQ(test, hmmt_numa_hint(ctx, addr, 4), 4UL);
+	KUNIT_ASSERT_TRUE(test, pte_protnone(hmmt_get_pte(ctx, addr)));
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 4; i++)
+		hmmt_expect_unpopulated(test, range.hmm_pfns[i]);
+
+	/* A read fault brings back the very same pages. */
+	range.default_flags = HMM_PFN_REQ_FAULT;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 4; i++) {
+		KUNIT_EXPECT_TRUE(test, range.hmm_pfns[i] & HMM_PFN_VALID);
+		KUNIT_EXPECT_EQ(test, hmmt_pfn(range.hmm_pfns[i]), pfns[i]);
+		KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[i]),
+				hmmt_magic(i));
+	}
+	KUNIT_EXPECT_FALSE(test, pte_protnone(hmmt_get_pte(ctx, addr)));
+	hmmt_expect_truthful(ctx, &range);
+
+	/* And so does a write fault. */
+	KUNIT_ASSERT_EQ(test, hmmt_numa_hint(ctx, addr, 4), 4UL);
+	range.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 4; i++) {
+		hmmt_expect_private_page(test, range.hmm_pfns[i]);
+		KUNIT_EXPECT_EQ(test, hmmt_pfn(range.hmm_pfns[i]), pfns[i]);
+	}
+	hmmt_expect_truthful(ctx, &range);
+}
+
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+/* The same for a NUMA-hinting huge PMD, which must come back huge. */
+static void hmm_test_protnone_pmd(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	const unsigned long nr = HPAGE_PMD_NR;
+	unsigned long addr, huge, head, i;
+	struct hmm_range range;
+	struct page *page;
+
+	addr = hmmt_setup(ctx, 2 * nr, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_EQ(test, do_madvise(ctx->mm, addr, 2 * nr * PAGE_SIZE,
+					 MADV_HUGEPAGE), 0);
+	huge = ALIGN(addr, HPAGE_PMD_SIZE);
+	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, huge, hmmt_magic(0)), 0);
+	hmmt_range_init(ctx, &range, huge, nr, 0, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	KUNIT_ASSERT_TRUE(test, range.hmm_pfns[0] & HMM_PFN_VALID);
+	page = hmm_pfn_to_page(range.hmm_pfns[0]);
+	if (!PageTransHuge(page))
+		kunit_skip(test, "no THP could be allocated");
+	head = hmmt_pfn(range.hmm_pfns[0]);
+
+	KUNIT_ASSERT_EQ(test, hmmt_numa_hint(ctx, huge, nr), nr);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < nr; i++) {
+		KUNIT_EXPECT_EQ(test, range.hmm_pfns[i], 0UL);
+		if (range.hmm_pfns[i])
+			break;
+	}
+
+	range.default_flags = HMM_PFN_REQ_FAULT;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < nr; i++) {
+		unsigned long e = range.hmm_pfns[i];
+
+		KUNIT_EXPECT_TRUE(test, e & HMM_PFN_VALID);
+		KUNIT_EXPECT_EQ(test, hmm_pfn_to_map_order(e),
+				(unsigned int)HPAGE_PMD_ORDER);
+		KUNIT_EXPECT_EQ(test, hmmt_pfn(e), head + i);
+		if (hmmt_pfn(e) != head + i)
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[0]), hmmt_magic(0));
+	KUNIT_EXPECT_TRUE(test, PageTransHuge(page));
+}
+#else
+static void hmm_test_protnone_pmd(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_TRANSPARENT_HUGEPAGE");
+}
+#endif
+
+#else
+static void hmm_test_protnone_pte(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_NUMA_BALANCING");
+}
+
+static void hmm_test_protnone_pmd(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_NUMA_BALANCING");
+}
+#endif
+
 static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_snapshot),
 	KUNIT_CASE(hmm_test_default_read_fault),
@@ -1261,6 +1413,8 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_fault_without_progress),
 	KUNIT_CASE(hmm_test_devmap_pte),
 	KUNIT_CASE(hmm_test_swapin_error_entry),
+	KUNIT_CASE(hmm_test_protnone_pte),
+	KUNIT_CASE(hmm_test_protnone_pmd),
 	{}
 };
 
