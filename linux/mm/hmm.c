@@ -223,33 +223,39 @@ static int hmm_unmirrorable_pte(const struct hmm_range *range,
  * A non-present, non-empty PTE: same contract as hmm_decode_pte().  Only
  * the owner's own device private memory is mirrored; everything else is
  * absent for the device, and a fault request either lets the CPU fault
- * path bring it back (swap, device exclusive, device private memory),
- * waits for a migration, or fails.
+ * path bring it back (swap, device exclusive, another owner's device
+ * private memory), waits for a migration, or fails.
  */
 static int hmm_decode_swap_pte(const struct hmm_range *range, unsigned long in,
 			       pte_t pte, unsigned long *out,
 			       unsigned int *need)
 {
 	swp_entry_t entry = pte_to_swp_entry(pte);
-	unsigned long val = 0;
 
 	if (is_device_private_entry(entry)) {
 		struct page *page = pfn_swap_entry_to_page(entry);
 
-		/* Another device's memory: a CPU fault migrates it back. */
+		/*
+		 * The owner gets its memory back as it is, whatever it asked
+		 * for: a fault would call its own migrate_to_ram() from
+		 * inside its own device fault.  A read-only entry (fork(),
+		 * mprotect(), NUMA balancing) is the owner's to deal with.
+		 */
 		if (page->pgmap->owner == range->dev_private_owner) {
-			val = page_to_pfn(page) | HMM_PFN_VALID;
+			*out = page_to_pfn(page) | HMM_PFN_VALID;
 			if (is_writable_device_private_entry(entry))
-				val |= HMM_PFN_WRITE;
+				*out |= HMM_PFN_WRITE;
+			return HMM_PTE_REPORT;
 		}
+		/* Another device's memory: a CPU fault migrates it back. */
 	}
 
-	*need = hmm_entry_need(range, in, val);
+	*need = hmm_entry_need(range, in, 0);
 	if (!*need) {
-		*out = val;
+		*out = 0;
 		return HMM_PTE_REPORT;
 	}
-	if (val || !non_swap_entry(entry) || is_device_private_entry(entry) ||
+	if (!non_swap_entry(entry) || is_device_private_entry(entry) ||
 	    is_device_exclusive_entry(entry))
 		return HMM_PTE_FAULT;
 	if (is_migration_entry(entry))
@@ -593,7 +599,9 @@ static const struct mm_walk_ops hmm_walk_ops = {
  * poisoned entries included), HMM_PFN_ERROR where nothing can ever be
  * mirrored.  Pages whose request (the entry's input masked with
  * @range->pfn_flags_mask, plus @range->default_flags) asks for more than
- * the CPU mapping grants are faulted in first.
+ * the CPU mapping grants are faulted in first.  The exception is device
+ * private memory of @range->dev_private_owner, which is always reported
+ * as it is, read-only or not: its owner decides what to do with it.
  *
  * The caller holds the mmap lock of @range->notifier->mm for read and
  * took @range->notifier_seq from mmu_interval_read_begin().  The result is

@@ -1379,6 +1379,104 @@ static void hmm_test_protnone_pmd(struct kunit *test)
 }
 #endif
 
+static atomic_t hmmt_migrate_calls;
+
+static void hmmt_dev_page_free(struct page *page)
+{
+}
+
+/*
+ * What amdkfd's svm_migrate_to_ram() does when the faulting task is the
+ * owner's own: nothing, and report success.
+ */
+static vm_fault_t hmmt_dev_migrate_to_ram(struct vm_fault *vmf)
+{
+	atomic_inc(&hmmt_migrate_calls);
+	return 0;
+}
+
+static const struct dev_pagemap_ops hmmt_dev_ops = {
+	.page_free	= hmmt_dev_page_free,
+	.migrate_to_ram	= hmmt_dev_migrate_to_ram,
+};
+
+/*
+ * Move the page at @addr into @dpage, a free page of device private
+ * memory.  Nothing is copied: the device page has no memory behind it.
+ */
+static bool hmmt_migrate_to_dev(struct hmmt_ctx *ctx, unsigned long addr,
+				struct page *dpage)
+{
+	unsigned long src = 0, dst = 0;
+	struct migrate_vma args = {
+		.start		= addr,
+		.end		= addr + PAGE_SIZE,
+		.src		= &src,
+		.dst		= &dst,
+		.pgmap_owner	= ctx,
+		.flags		= MIGRATE_VMA_SELECT_SYSTEM,
+	};
+	int ret = -EINVAL;
+
+	lru_add_drain_all();
+	mmap_read_lock(ctx->mm);
+	args.vma = vma_lookup(ctx->mm, addr);
+	if (args.vma)
+		ret = migrate_vma_setup(&args);
+	if (!ret) {
+		if (src & MIGRATE_PFN_MIGRATE) {
+			zone_device_page_init(dpage);
+			dst = migrate_pfn(page_to_pfn(dpage));
+		}
+		migrate_vma_pages(&args);
+		migrate_vma_finalize(&args);
+	}
+	mmap_read_unlock(ctx->mm);
+	return !ret && dst && (src & MIGRATE_PFN_MIGRATE);
+}
+
+/*
+ * The owner of a device private page gets its entry back as it is, even
+ * when it asks for write access to a read-only one (after fork(), or any
+ * change_protection(): mprotect(), NUMA balancing).  Faulting would call
+ * the owner's own migrate_to_ram() from inside its own device fault, where
+ * amdkfd, for one, does nothing: no progress, and a GPU VM fault.  The
+ * owner decides what to do with the page.
+ */
+static void hmm_test_own_readonly_private(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, pfn;
+	struct hmmt_dev *dev;
+
+	dev = hmmt_dev_add(ctx, MEMORY_DEVICE_PRIVATE, &hmmt_dev_ops);
+	pfn = hmmt_dev_pfn(dev);
+	addr = hmmt_setup(ctx, 1, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr, hmmt_magic(0)), 0);
+	KUNIT_ASSERT_TRUE(test, hmmt_migrate_to_dev(ctx, addr,
+						    pfn_to_page(pfn)));
+	atomic_set(&hmmt_migrate_calls, 0);
+
+	hmmt_range_init(ctx, &range, addr, 1, 0, 0);
+	range.dev_private_owner = ctx;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[0],
+			pfn | HMM_PFN_VALID | HMM_PFN_WRITE);
+
+	/* NUMA balancing makes the entry read-only (and nothing else). */
+	hmmt_numa_hint(ctx, addr, 1);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[0], pfn | HMM_PFN_VALID);
+
+	range.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[0], pfn | HMM_PFN_VALID);
+	KUNIT_EXPECT_EQ(test, atomic_read(&hmmt_migrate_calls), 0);
+
+	/* Free the device page before its memory goes away. */
+	KUNIT_EXPECT_EQ(test, hmmt_munmap(ctx, addr, 1), 0);
+}
 #else
 static void hmm_test_protnone_pte(struct kunit *test)
 {
@@ -1386,6 +1484,11 @@ static void hmm_test_protnone_pte(struct kunit *test)
 }
 
 static void hmm_test_protnone_pmd(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_NUMA_BALANCING");
+}
+
+static void hmm_test_own_readonly_private(struct kunit *test)
 {
 	kunit_skip(test, "needs CONFIG_NUMA_BALANCING");
 }
@@ -1415,6 +1518,7 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_swapin_error_entry),
 	KUNIT_CASE(hmm_test_protnone_pte),
 	KUNIT_CASE(hmm_test_protnone_pmd),
+	KUNIT_CASE(hmm_test_own_readonly_private),
 	{}
 };
 
