@@ -687,6 +687,86 @@ static int dmirror_pass_apply(struct dmirror *dm, struct dmirror_scratch *s,
 }
 
 /*
+ * Move this device's pages in [start, end) of @vma back to system memory.
+ * Returns how many moved, or an error.
+ */
+static long dmirror_vma_to_sys(struct dmirror *dm, struct dmirror_scratch *s,
+			       struct vm_area_struct *vma, unsigned long start,
+			       unsigned long end)
+{
+	struct migrate_vma args = {
+		.vma		= vma,
+		.start		= start,
+		.end		= end,
+		.src		= s->src,
+		.dst		= s->dst,
+		.pgmap_owner	= dm->mdev,
+	};
+	unsigned long i;
+	long moved = 0;
+	int ret;
+
+	if (dm->mdev->kind == HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
+		args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+	else
+		args.flags = MIGRATE_VMA_SELECT_DEVICE_COHERENT;
+	ret = migrate_vma_setup(&args);
+	if (ret)
+		return ret;
+	dmirror_copy_to_system(args.src, args.dst, args.npages, args.vma,
+			       args.start);
+	migrate_vma_pages(&args);
+	for (i = 0; i < args.npages; i++)
+		if (migrate_pfn_to_page(args.src[i]) &&
+		    (args.src[i] & MIGRATE_PFN_MIGRATE))
+			moved++;
+	migrate_vma_finalize(&args);
+	return moved;
+}
+
+/*
+ * hmm_range_fault() hands the device its own private pages as they are,
+ * even for a write fault, so one that is read-only in the CPU page table
+ * (after fork(), mprotect() or NUMA balancing) comes back without
+ * HMM_PFN_WRITE.  Writing it in place could write to a page a child still
+ * shares.  Like a CPU write fault, refuse if the mapping is read-only;
+ * otherwise move the page back to system memory, where the next pass
+ * write-faults it and copy-on-write does the rest.  Returns the index of
+ * the first such entry, or the number of entries if there is none.
+ */
+static unsigned long dmirror_own_readonly(struct dmirror *dm,
+					  const struct hmm_range *range)
+{
+	unsigned long i, npages = (range->end - range->start) >> PAGE_SHIFT;
+
+	for (i = 0; i < npages; i++) {
+		unsigned long hpfn = range->hmm_pfns[i];
+
+		if ((hpfn & (HMM_PFN_VALID | HMM_PFN_WRITE)) == HMM_PFN_VALID &&
+		    is_device_private_page(hmm_pfn_to_page(hpfn)))
+			break;
+	}
+	return i;
+}
+
+static int dmirror_unshare(struct dmirror *dm, struct dmirror_scratch *s,
+			   unsigned long addr)
+{
+	struct vm_area_struct *vma;
+	long ret = 0;
+
+	mmap_read_lock(dm->mm);
+	vma = vma_lookup(dm->mm, addr);
+	/* No VMA any more: the next pass reports what there is. */
+	if (vma && !(vma->vm_flags & VM_WRITE))
+		ret = -EPERM;
+	else if (vma)
+		ret = dmirror_vma_to_sys(dm, s, vma, addr, addr + PAGE_SIZE);
+	mmap_read_unlock(dm->mm);
+	return ret < 0 ? ret : 0;
+}
+
+/*
  * One mirror pass over at most DMIRROR_BATCH pages: look up (and for a
  * device fault, fault in) the CPU mappings, then publish them under dm->lock
  * unless an invalidation ran in between, in which case start over.
@@ -703,6 +783,7 @@ static int dmirror_pass(struct dmirror *dm, struct dmirror_scratch *s,
 		.hmm_pfns		= s->pfns,
 		.dev_private_owner	= dm->mdev,
 	};
+	unsigned long i, npages = (end - start) >> PAGE_SHIFT;
 	int ret;
 
 	if (pass == DMIRROR_FAULT_READ)
@@ -724,6 +805,17 @@ static int dmirror_pass(struct dmirror *dm, struct dmirror_scratch *s,
 			continue;
 		if (ret)
 			return ret;
+
+		if (pass == DMIRROR_FAULT_WRITE) {
+			i = dmirror_own_readonly(dm, &range);
+			if (i < npages) {
+				ret = dmirror_unshare(dm, s,
+						      start + (i << PAGE_SHIFT));
+				if (ret)
+					return ret;
+				continue;
+			}
+		}
 
 		mutex_lock(&dm->lock);
 		if (!mmu_interval_read_retry(range.notifier, range.notifier_seq))
@@ -938,39 +1030,24 @@ static int dmirror_migrate_to_sys(struct dmirror *dm,
 				  struct hmm_dmirror_cmd *cmd)
 {
 	unsigned long end = dmirror_cmd_end(cmd);
-	unsigned long addr, next, i;
+	struct vm_area_struct *vma;
+	unsigned long addr, next;
+	long moved;
 	int ret = 0;
 
 	mmap_read_lock(dm->mm);
 	for (addr = cmd->addr; addr < end; addr = next) {
-		struct migrate_vma args = {
-			.src		= s->src,
-			.dst		= s->dst,
-			.pgmap_owner	= dm->mdev,
-		};
-
-		if (dm->mdev->kind == HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
-			args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
-		else
-			args.flags = MIGRATE_VMA_SELECT_DEVICE_COHERENT;
-		args.vma = dmirror_migrate_step(dm, addr, end, &next);
-		if (!args.vma) {
+		vma = dmirror_migrate_step(dm, addr, end, &next);
+		if (!vma) {
 			ret = -EINVAL;
 			break;
 		}
-		args.start = addr;
-		args.end = next;
-		ret = migrate_vma_setup(&args);
-		if (ret)
+		moved = dmirror_vma_to_sys(dm, s, vma, addr, next);
+		if (moved < 0) {
+			ret = moved;
 			break;
-		dmirror_copy_to_system(args.src, args.dst, args.npages,
-				       args.vma, args.start);
-		migrate_vma_pages(&args);
-		for (i = 0; i < args.npages; i++)
-			if (migrate_pfn_to_page(args.src[i]) &&
-			    (args.src[i] & MIGRATE_PFN_MIGRATE))
-				cmd->cpages++;
-		migrate_vma_finalize(&args);
+		}
+		cmd->cpages += moved;
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;

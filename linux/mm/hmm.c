@@ -15,6 +15,8 @@
  * anything has changed the CPU page tables of the range since the caller's
  * mmu_interval_read_begin(), including a copy-on-write done by one of our
  * own faults, the result could be stale and the call ends with -EBUSY.
+ * So does a call whose faults stop making progress: the caller retries
+ * within its own time limit.
  */
 #include <linux/export.h>
 #include <linux/hmm.h>
@@ -35,7 +37,10 @@
  * sequences (fault a hole, then upgrade the huge page it got, then its
  * split PTEs) need a handful; a fault handler that reports success but
  * never maps anything would otherwise keep us looping with the mmap lock
- * held.
+ * held.  Running out is -EBUSY, not -EFAULT: it also happens, for a few
+ * microseconds, when migrate_to_ram() loses a page lock to another
+ * migration, and every in-tree caller treats -EFAULT as fatal but bounds
+ * its -EBUSY retries with a timeout of its own.
  */
 #define HMM_MAX_STALLS		32
 
@@ -215,37 +220,48 @@ static int hmm_unmirrorable_pte(const struct hmm_range *range,
 }
 
 /*
- * A non-present, non-empty PTE.  Sets *@val to the output and returns
- * HMM_PTE_REPORT, or returns HMM_PTE_WAIT or an error.  Entries the CPU
- * would fault back in (swap, device exclusive, another owner's device
- * private memory) keep *@val at 0 so the caller treats them as absent.
+ * A non-present, non-empty PTE: same contract as hmm_decode_pte().  Only
+ * the owner's own device private memory is mirrored; everything else is
+ * absent for the device, and a fault request either lets the CPU fault
+ * path bring it back (swap, device exclusive, another owner's device
+ * private memory), waits for a migration, or fails.
  */
 static int hmm_decode_swap_pte(const struct hmm_range *range, unsigned long in,
-			       pte_t pte, unsigned long *val)
+			       pte_t pte, unsigned long *out,
+			       unsigned int *need)
 {
 	swp_entry_t entry = pte_to_swp_entry(pte);
-	struct page *page;
-
-	if (!non_swap_entry(entry) || is_device_exclusive_entry(entry))
-		return HMM_PTE_REPORT;
 
 	if (is_device_private_entry(entry)) {
-		page = pfn_swap_entry_to_page(entry);
-		/* Another device's memory: a CPU fault migrates it back. */
-		if (page->pgmap->owner != range->dev_private_owner)
+		struct page *page = pfn_swap_entry_to_page(entry);
+
+		/*
+		 * The owner gets its memory back as it is, whatever it asked
+		 * for: a fault would call its own migrate_to_ram() from
+		 * inside its own device fault.  A read-only entry (fork(),
+		 * mprotect(), NUMA balancing) is the owner's to deal with.
+		 */
+		if (page->pgmap->owner == range->dev_private_owner) {
+			*out = page_to_pfn(page) | HMM_PFN_VALID;
+			if (is_writable_device_private_entry(entry))
+				*out |= HMM_PFN_WRITE;
 			return HMM_PTE_REPORT;
-		*val = page_to_pfn(page) | HMM_PFN_VALID;
-		if (is_writable_device_private_entry(entry))
-			*val |= HMM_PFN_WRITE;
-		return HMM_PTE_REPORT;
+		}
+		/* Another device's memory: a CPU fault migrates it back. */
 	}
 
+	*need = hmm_entry_need(range, in, 0);
+	if (!*need) {
+		*out = 0;
+		return HMM_PTE_REPORT;
+	}
+	if (!non_swap_entry(entry) || is_device_private_entry(entry) ||
+	    is_device_exclusive_entry(entry))
+		return HMM_PTE_FAULT;
 	if (is_migration_entry(entry))
-		return hmm_entry_need(range, in, 0) ? HMM_PTE_WAIT :
-						      HMM_PTE_REPORT;
-
+		return HMM_PTE_WAIT;
 	/* Poisoned memory and anything else no fault can repair. */
-	return hmm_unmirrorable_pte(range, in, val);
+	return -EFAULT;
 }
 
 /*
@@ -257,23 +273,28 @@ static int hmm_decode_pte(const struct hmm_range *range, unsigned long in,
 			  pte_t pte, unsigned long *out, unsigned int *need)
 {
 	unsigned long val = 0;
-	int ret;
 
-	if (pte_present(pte)) {
+	/*
+	 * Empty and NUMA-hinting PTEs grant nothing.  The latter keep their
+	 * pfn (on x86 even their write bit), but the CPU may not use them
+	 * before a fault has looked at the page's placement.
+	 */
+	if (!pte_present(pte)) {
+		if (!pte_none_mostly(pte))
+			return hmm_decode_swap_pte(range, in, pte, out, need);
+	} else if (!pte_protnone(pte)) {
 		unsigned long pfn = pte_pfn(pte);
 
-		/* Special pages have no struct page a device could use. */
-		if (pte_special(pte) && !is_zero_pfn(pfn))
+		/*
+		 * Special PTEs have no struct page a device could use, but
+		 * the zero page has, and so have DAX pages: pte_mkdevmap()
+		 * makes their PTEs special as well.
+		 */
+		if (pte_special(pte) && !pte_devmap(pte) && !is_zero_pfn(pfn))
 			return hmm_unmirrorable_pte(range, in, out);
 		val = pfn | HMM_PFN_VALID;
 		if (pte_write(pte))
 			val |= HMM_PFN_WRITE;
-	} else if (!pte_none_mostly(pte)) {
-		ret = hmm_decode_swap_pte(range, in, pte, &val);
-		if (ret != HMM_PTE_REPORT || val == HMM_PFN_ERROR) {
-			*out = val;
-			return ret;
-		}
 	}
 
 	*need = hmm_entry_need(range, in, val & (HMM_PFN_VALID | HMM_PFN_WRITE));
@@ -293,10 +314,11 @@ static int hmm_walk_ptes(struct mm_walk *walk, pmd_t *pmdp,
 {
 	struct hmm_pass *pass = walk->private;
 	struct hmm_range *range = pass->range;
-	DECLARE_BITMAP(fault, PTRS_PER_PTE);
-	DECLARE_BITMAP(write, PTRS_PER_PTE);
+	/* PTRS_PER_PTE is not a compile-time constant on ppc64 book3s. */
+	DECLARE_BITMAP(fault, MAX_PTRS_PER_PTE);
+	DECLARE_BITMAP(write, MAX_PTRS_PER_PTE);
+	unsigned int i, nr = 0, need, n = (end - start) >> PAGE_SHIFT;
 	unsigned long addr, stop = end, out, *entry;
-	unsigned int i, nr = 0, need;
 	bool wait = false;
 	spinlock_t *ptl;	/* page table lock of the entry */
 	pte_t *ptep;
@@ -319,8 +341,8 @@ static int hmm_walk_ptes(struct mm_walk *walk, pmd_t *pmdp,
 		if (ret == HMM_PTE_FAULT) {
 			if (!nr++) {
 				stop = addr;
-				bitmap_zero(fault, PTRS_PER_PTE);
-				bitmap_zero(write, PTRS_PER_PTE);
+				bitmap_zero(fault, n);
+				bitmap_zero(write, n);
 			}
 			__set_bit(i, fault);
 			if (need & HMM_NEED_WRITE)
@@ -346,7 +368,7 @@ static int hmm_walk_ptes(struct mm_walk *walk, pmd_t *pmdp,
 	if (!nr)
 		return 0;
 
-	for_each_set_bit(i, fault, PTRS_PER_PTE) {
+	for_each_set_bit(i, fault, n) {
 		need = HMM_NEED_FAULT;
 		if (test_bit(i, write))
 			need |= HMM_NEED_WRITE;
@@ -378,17 +400,25 @@ static int hmm_walk_huge_pmd(struct mm_walk *walk, pmd_t *pmdp,
 		return 0;
 	}
 
-	have = HMM_PFN_VALID;
-	if (pmd_write(pmd))
-		have |= HMM_PFN_WRITE;
+	/* NUMA hinting: nothing is granted until a fault has looked. */
+	have = 0;
+	if (!pmd_protnone(pmd)) {
+		have = HMM_PFN_VALID;
+		if (pmd_write(pmd))
+			have |= HMM_PFN_WRITE;
+	}
 	if (hmm_span_need(range, start, end, have)) {
 		spin_unlock(ptl);
 		return hmm_fault_span(walk, start, end, have, false);
 	}
 
-	pfn = pmd_pfn(pmd) + ((start & ~PMD_MASK) >> PAGE_SHIFT);
-	hmm_fill_pfns(range, start, end, pfn,
-		      have | hmm_order_bits(PMD_SHIFT - PAGE_SHIFT));
+	if (have) {
+		pfn = pmd_pfn(pmd) + ((start & ~PMD_MASK) >> PAGE_SHIFT);
+		hmm_fill_pfns(range, start, end, pfn,
+			      have | hmm_order_bits(PMD_SHIFT - PAGE_SHIFT));
+	} else {
+		hmm_fill(range, start, end, 0);
+	}
 	spin_unlock(ptl);
 	return 0;
 }
@@ -565,10 +595,13 @@ static const struct mm_walk_ops hmm_walk_ops = {
  *
  * Fills @range->hmm_pfns with one entry per page of [@range->start,
  * @range->end): the pfn and HMM_PFN_VALID/HMM_PFN_WRITE for pages the CPU
- * maps, 0 for pages it does not map, HMM_PFN_ERROR where nothing can ever
- * be mirrored.  Pages whose request (the entry's input masked with
+ * maps, 0 for pages it does not map (NUMA-hinting, swap, migration and
+ * poisoned entries included), HMM_PFN_ERROR where nothing can ever be
+ * mirrored.  Pages whose request (the entry's input masked with
  * @range->pfn_flags_mask, plus @range->default_flags) asks for more than
- * the CPU mapping grants are faulted in first.
+ * the CPU mapping grants are faulted in first.  The exception is device
+ * private memory of @range->dev_private_owner, which is always reported
+ * as it is, read-only or not: its owner decides what to do with it.
  *
  * The caller holds the mmap lock of @range->notifier->mm for read and
  * took @range->notifier_seq from mmu_interval_read_begin().  The result is
@@ -578,10 +611,11 @@ static const struct mm_walk_ops hmm_walk_ops = {
  * Context: may sleep; mmap read lock held.
  *
  * Return: 0 when every entry is filled in, or
- * -EBUSY if the range was invalidated, the caller should start over;
+ * -EBUSY if the range was invalidated, or faults keep succeeding without
+ * mapping what was asked for (a page held by another migration, say): the
+ * caller should start over, within a time limit of its own;
  * -EFAULT if a requested fault cannot be satisfied (no VMA, no read
- * permission, IO or pfn mapping, poisoned page, fault failure, or faults
- * that keep succeeding without mapping what was asked for);
+ * permission, IO or pfn mapping, poisoned page, fault failure);
  * -EPERM if write access was requested on a VMA without write permission;
  * -EINVAL if the range is empty.
  */
@@ -612,7 +646,7 @@ int hmm_range_fault(struct hmm_range *range)
 			last_stop = pass.next;
 			stalls = 0;
 		} else if (++stalls > HMM_MAX_STALLS) {
-			return -EFAULT;
+			return -EBUSY;
 		}
 		cond_resched();
 	}

@@ -15,24 +15,41 @@
 #include <linux/hmm.h>
 #include <linux/highmem.h>
 #include <linux/huge_mm.h>
+#include <linux/ioport.h>
 #include <linux/kthread.h>
+#include <linux/memremap.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/pfn_t.h>
 #include <linux/pgtable.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/sysctl.h>
+#include <linux/sizes.h>
 #include <linux/swap.h>
+#include <linux/swapops.h>
 #include <linux/uaccess.h>
 
 /* Give up on a range after this many back-to-back invalidations. */
 #define HMMT_MAX_TRIES	16
 
+/*
+ * ZONE_DEVICE memory of one case, placed in physical address space nobody
+ * owns: only struct pages exist, so the CPU must never touch its pages.
+ */
+struct hmmt_dev {
+	struct dev_pagemap pgmap;
+	struct resource *res;
+	bool mapped;
+};
+
 struct hmmt_ctx {
 	struct kunit *test;
 	struct mm_struct *mm;
+	struct hmmt_dev *dev;
 	/* Stands in for a driver's device page table lock. */
 	struct mutex lock;
 	struct mmu_interval_notifier notifier;
@@ -88,7 +105,14 @@ static void hmmt_exit(struct kunit *test)
 		return;
 	if (ctx->watching)
 		mmu_interval_notifier_remove(&ctx->notifier);
+	/* Tearing the mm down frees the device pages it still maps. */
 	mmput(ctx->mm);
+	if (ctx->dev) {
+		if (ctx->dev->mapped)
+			memunmap_pages(&ctx->dev->pgmap);
+		release_mem_region(ctx->dev->res->start,
+				   resource_size(ctx->dev->res));
+	}
 	mutex_destroy(&ctx->lock);
 }
 
@@ -1001,8 +1025,11 @@ static void hmmt_set_vm_ops(struct hmmt_ctx *ctx, unsigned long addr,
 /*
  * A fault handler that keeps answering "done" without mapping anything
  * must not keep hmm_range_fault() spinning with the mmap lock held: the
- * request cannot be satisfied, so it fails with -EFAULT after a bounded
- * number of attempts.
+ * call gives up after a bounded number of attempts.  It gives up with
+ * -EBUSY, which callers retry within their own time limit, not -EFAULT,
+ * which every in-tree caller treats as fatal: a migrate_to_ram() that
+ * lost a trylock to another migration makes no progress either, for a
+ * few microseconds.  The range itself was not invalidated.
  */
 static void hmm_test_fault_without_progress(struct kunit *test)
 {
@@ -1016,7 +1043,10 @@ static void hmm_test_fault_without_progress(struct kunit *test)
 	atomic_set(&hmmt_lying_faults, 0);
 
 	hmmt_range_init(ctx, &range, addr, 4, HMM_PFN_REQ_FAULT, 0);
-	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EFAULT);
+	range.notifier_seq = mmu_interval_read_begin(&ctx->notifier);
+	KUNIT_EXPECT_EQ(test, hmmt_fault_once(ctx, &range, NULL), -EBUSY);
+	KUNIT_EXPECT_FALSE(test, mmu_interval_read_retry(&ctx->notifier,
+							 range.notifier_seq));
 	calls = atomic_read(&hmmt_lying_faults);
 	KUNIT_EXPECT_GT(test, calls, 0);
 	KUNIT_EXPECT_LT(test, calls, 1000);
@@ -1028,6 +1058,441 @@ static void hmm_test_fault_without_progress(struct kunit *test)
 
 	hmmt_set_vm_ops(ctx, addr, NULL);
 }
+
+/* Map @type memory over 2 MiB of free physical address space. */
+static struct hmmt_dev *hmmt_dev_add(struct hmmt_ctx *ctx,
+				     enum memory_type type,
+				     const struct dev_pagemap_ops *ops)
+{
+	struct kunit *test = ctx->test;
+	struct hmmt_dev *dev;
+	struct resource *res;
+	void *ret;
+
+	KUNIT_ASSERT_NULL(test, ctx->dev);
+	dev = kunit_kzalloc(test, sizeof(*dev), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, dev);
+	res = request_free_mem_region(&iomem_resource, SZ_2M, "hmm_kunit");
+	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(res), "no free physical space");
+	dev->res = res;
+	ctx->dev = dev;
+
+	dev->pgmap.type = type;
+	dev->pgmap.range.start = res->start;
+	dev->pgmap.range.end = res->end;
+	dev->pgmap.nr_range = 1;
+	dev->pgmap.ops = ops;
+	dev->pgmap.owner = ctx;
+	ret = memremap_pages(&dev->pgmap, numa_node_id());
+	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(ret), "memremap_pages: %ld",
+			       PTR_ERR(ret));
+	dev->mapped = true;
+	return dev;
+}
+
+static unsigned long hmmt_dev_pfn(const struct hmmt_dev *dev)
+{
+	return PHYS_PFN(dev->res->start);
+}
+
+/* The PMD of @addr if it points to a PTE table; mmap lock held. */
+static pmd_t *hmmt_pte_table(struct mm_struct *mm, unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	p4d_t *p4d;
+	pud_t *pud;
+	pmd_t *pmd;
+
+	if (pgd_none(*pgd) || pgd_bad(*pgd))
+		return NULL;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(*p4d) || p4d_bad(*p4d))
+		return NULL;
+	pud = pud_offset(p4d, addr);
+	if (pud_none(*pud) || pud_bad(*pud))
+		return NULL;
+	pmd = pmd_offset(pud, addr);
+	if (pmd_none_or_trans_huge_or_clear_bad(pmd))
+		return NULL;
+	return pmd;
+}
+
+/* The PTE mapping @addr; there must be a PTE table. */
+static pte_t hmmt_get_pte(struct hmmt_ctx *ctx, unsigned long addr)
+{
+	spinlock_t *ptl;	/* page table lock of the entry */
+	pte_t *ptep, pte = __pte(0);
+	pmd_t *pmd;
+
+	mmap_read_lock(ctx->mm);
+	pmd = hmmt_pte_table(ctx->mm, addr);
+	if (pmd) {
+		ptep = pte_offset_map_lock(ctx->mm, pmd, addr, &ptl);
+		pte = ptep_get(ptep);
+		pte_unmap_unlock(ptep, ptl);
+	}
+	mmap_read_unlock(ctx->mm);
+	KUNIT_ASSERT_NOT_NULL(ctx->test, pmd);
+	return pte;
+}
+
+/*
+ * A 4 KiB DAX mapping (fsdax or device-dax) is a devmap PTE, which is a
+ * special PTE too on x86, arm64 and ppc64.  It has a struct page and must
+ * be mirrored like any other page, not reported as an error.
+ */
+static void hmm_test_devmap_pte(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct vm_area_struct *vma;
+	struct hmm_range range;
+	unsigned long addr, pfn;
+	struct hmmt_dev *dev;
+	vm_fault_t vmf;
+	pte_t pte;
+
+	if (!IS_ENABLED(CONFIG_ARCH_HAS_PTE_DEVMAP))
+		kunit_skip(test, "needs CONFIG_ARCH_HAS_PTE_DEVMAP");
+	dev = hmmt_dev_add(ctx, MEMORY_DEVICE_GENERIC, NULL);
+	pfn = hmmt_dev_pfn(dev) + 3;
+	addr = hmmt_setup(ctx, 2, PROT_READ | PROT_WRITE);
+	hmmt_set_vm_flags(ctx, addr, VM_MIXEDMAP, 0);
+
+	/* What dax_fault_iter() installs for a 4 KiB read fault. */
+	mmap_read_lock(ctx->mm);
+	vma = vma_lookup(ctx->mm, addr);
+	vmf = vma ? vmf_insert_mixed(vma, addr,
+				     __pfn_to_pfn_t(pfn, PFN_DEV | PFN_MAP)) :
+		    VM_FAULT_SIGBUS;
+	mmap_read_unlock(ctx->mm);
+	KUNIT_ASSERT_TRUE(test, vmf == VM_FAULT_NOPAGE);
+	pte = hmmt_get_pte(ctx, addr);
+	KUNIT_ASSERT_TRUE(test, pte_devmap(pte));
+	KUNIT_ASSERT_EQ(test, pte_pfn(pte), pfn);
+
+	hmmt_range_init(ctx, &range, addr, 2, 0, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[0], pfn | HMM_PFN_VALID);
+	hmmt_expect_unpopulated(test, range.hmm_pfns[1]);
+
+	/* A fault request is satisfied by the mapping as it is. */
+	range.default_flags = HMM_PFN_REQ_FAULT;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[0], pfn | HMM_PFN_VALID);
+	hmmt_expect_zero_page(test, range.hmm_pfns[1]);
+
+	/* No page table may point at the memory once it goes away. */
+	KUNIT_EXPECT_EQ(test, hmmt_munmap(ctx, addr, 2), 0);
+}
+
+/*
+ * A swap entry no fault can repair (here a failed swap-in; poisoned memory
+ * takes the same path) reads as not present in a snapshot, like every
+ * other non-present entry, not as HMM_PFN_ERROR; a fault request for it
+ * fails with -EFAULT.
+ */
+static void hmm_test_swapin_error_entry(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	pte_t bad = swp_entry_to_pte(make_swapin_error_entry(ZERO_PAGE(0)));
+	struct hmm_range range;
+	unsigned long addr, *in;
+	spinlock_t *ptl;	/* page table lock of the entry */
+	bool empty = false;
+	pte_t *ptep;
+	pmd_t *pmd;
+
+	/* Two pages in one page table, the first one mapped. */
+	addr = hmmt_setup(ctx, 3, PROT_READ | PROT_WRITE);
+	if (!((addr + PAGE_SIZE) & ~PMD_MASK))
+		addr += PAGE_SIZE;
+	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr, hmmt_magic(0)), 0);
+
+	mmap_read_lock(ctx->mm);
+	pmd = hmmt_pte_table(ctx->mm, addr + PAGE_SIZE);
+	if (pmd) {
+		ptep = pte_offset_map_lock(ctx->mm, pmd, addr + PAGE_SIZE, &ptl);
+		empty = pte_none(ptep_get(ptep));
+		if (empty)
+			set_pte_at(ctx->mm, addr + PAGE_SIZE, ptep, bad);
+		pte_unmap_unlock(ptep, ptl);
+	}
+	mmap_read_unlock(ctx->mm);
+	KUNIT_ASSERT_NOT_NULL(test, pmd);
+	KUNIT_ASSERT_TRUE(test, empty);
+
+	hmmt_range_init(ctx, &range, addr, 2, 0, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	hmmt_expect_private_page(test, range.hmm_pfns[0]);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[1], 0UL);
+
+	range.default_flags = HMM_PFN_REQ_FAULT;
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EFAULT);
+
+	/* Faults asked for elsewhere do not trip over it. */
+	in = kunit_kcalloc(test, 2, sizeof(*in), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, in);
+	in[0] = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	range.default_flags = 0;
+	range.pfn_flags_mask = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
+	hmmt_expect_private_page(test, range.hmm_pfns[0]);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[1], 0UL);
+}
+
+#ifdef CONFIG_NUMA_BALANCING
+/*
+ * Turn the mapped pages of [addr, addr + npages) into NUMA-hinting
+ * (protnone) entries, as the NUMA balancing scanner does, and make
+ * writable device private entries read-only on the way, as every
+ * change_protection() does.  Returns the number of PTEs changed, a huge
+ * PMD counting as HPAGE_PMD_NR.
+ */
+static unsigned long hmmt_numa_hint(struct hmmt_ctx *ctx, unsigned long addr,
+				    unsigned long npages)
+{
+	int mode = sysctl_numa_balancing_mode;
+	struct vm_area_struct *vma;
+	unsigned long n = 0;
+
+	/* A page still in an LRU batch looks shared and is skipped. */
+	lru_add_drain_all();
+	/*
+	 * The scanner leaves alone pages on the node of an mm's only user,
+	 * and top-tier pages while balancing is off, as it is on a machine
+	 * with one node: pretend a second user and switch it on meanwhile.
+	 */
+	mmget(ctx->mm);
+	sysctl_numa_balancing_mode |= NUMA_BALANCING_NORMAL;
+	mmap_read_lock(ctx->mm);
+	vma = vma_lookup(ctx->mm, addr);
+	if (vma)
+		n = change_prot_numa(vma, addr, addr + (npages << PAGE_SHIFT));
+	mmap_read_unlock(ctx->mm);
+	sysctl_numa_balancing_mode = mode;
+	mmput(ctx->mm);
+	KUNIT_ASSERT_NOT_NULL(ctx->test, vma);
+	return n;
+}
+
+/*
+ * A NUMA-hinting PTE keeps the pfn, and on x86 even the write bit, but
+ * the CPU cannot use it until a fault has looked at the page's placement:
+ * a snapshot does not report it, and a fault request faults it.
+ */
+static void hmm_test_protnone_pte(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	unsigned long pfns[4], addr, i;
+	struct hmm_range range;
+
+	addr = hmmt_setup(ctx, 4, PROT_READ | PROT_WRITE);
+	for (i = 0; i < 4; i++)
+		KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr + i * PAGE_SIZE,
+						 hmmt_magic(i)), 0);
+	hmmt_range_init(ctx, &range, addr, 4, 0, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 4; i++) {
+		hmmt_expect_private_page(test, range.hmm_pfns[i]);
+		pfns[i] = hmmt_pfn(range.hmm_pfns[i]);
+	}
+
+	KUNIT_ASSERT_EQ(test, hmmt_numa_hint(ctx, addr, 4), 4UL);
+	KUNIT_ASSERT_TRUE(test, pte_protnone(hmmt_get_pte(ctx, addr)));
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 4; i++)
+		hmmt_expect_unpopulated(test, range.hmm_pfns[i]);
+
+	/* A read fault brings back the very same pages. */
+	range.default_flags = HMM_PFN_REQ_FAULT;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 4; i++) {
+		KUNIT_EXPECT_TRUE(test, range.hmm_pfns[i] & HMM_PFN_VALID);
+		KUNIT_EXPECT_EQ(test, hmmt_pfn(range.hmm_pfns[i]), pfns[i]);
+		KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[i]),
+				hmmt_magic(i));
+	}
+	KUNIT_EXPECT_FALSE(test, pte_protnone(hmmt_get_pte(ctx, addr)));
+	hmmt_expect_truthful(ctx, &range);
+
+	/* And so does a write fault. */
+	KUNIT_ASSERT_EQ(test, hmmt_numa_hint(ctx, addr, 4), 4UL);
+	range.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 4; i++) {
+		hmmt_expect_private_page(test, range.hmm_pfns[i]);
+		KUNIT_EXPECT_EQ(test, hmmt_pfn(range.hmm_pfns[i]), pfns[i]);
+	}
+	hmmt_expect_truthful(ctx, &range);
+}
+
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+/* The same for a NUMA-hinting huge PMD, which must come back huge. */
+static void hmm_test_protnone_pmd(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	const unsigned long nr = HPAGE_PMD_NR;
+	unsigned long addr, huge, head, i;
+	struct hmm_range range;
+	struct page *page;
+
+	addr = hmmt_setup(ctx, 2 * nr, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_EQ(test, do_madvise(ctx->mm, addr, 2 * nr * PAGE_SIZE,
+					 MADV_HUGEPAGE), 0);
+	huge = ALIGN(addr, HPAGE_PMD_SIZE);
+	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, huge, hmmt_magic(0)), 0);
+	hmmt_range_init(ctx, &range, huge, nr, 0, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	KUNIT_ASSERT_TRUE(test, range.hmm_pfns[0] & HMM_PFN_VALID);
+	page = hmm_pfn_to_page(range.hmm_pfns[0]);
+	if (!PageTransHuge(page))
+		kunit_skip(test, "no THP could be allocated");
+	head = hmmt_pfn(range.hmm_pfns[0]);
+
+	KUNIT_ASSERT_EQ(test, hmmt_numa_hint(ctx, huge, nr), nr);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < nr; i++) {
+		KUNIT_EXPECT_EQ(test, range.hmm_pfns[i], 0UL);
+		if (range.hmm_pfns[i])
+			break;
+	}
+
+	range.default_flags = HMM_PFN_REQ_FAULT;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < nr; i++) {
+		unsigned long e = range.hmm_pfns[i];
+
+		KUNIT_EXPECT_TRUE(test, e & HMM_PFN_VALID);
+		KUNIT_EXPECT_EQ(test, hmm_pfn_to_map_order(e),
+				(unsigned int)HPAGE_PMD_ORDER);
+		KUNIT_EXPECT_EQ(test, hmmt_pfn(e), head + i);
+		if (hmmt_pfn(e) != head + i)
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[0]), hmmt_magic(0));
+	KUNIT_EXPECT_TRUE(test, PageTransHuge(page));
+}
+#else
+static void hmm_test_protnone_pmd(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_TRANSPARENT_HUGEPAGE");
+}
+#endif
+
+static atomic_t hmmt_migrate_calls;
+
+static void hmmt_dev_page_free(struct page *page)
+{
+}
+
+/*
+ * What amdkfd's svm_migrate_to_ram() does when the faulting task is the
+ * owner's own: nothing, and report success.
+ */
+static vm_fault_t hmmt_dev_migrate_to_ram(struct vm_fault *vmf)
+{
+	atomic_inc(&hmmt_migrate_calls);
+	return 0;
+}
+
+static const struct dev_pagemap_ops hmmt_dev_ops = {
+	.page_free	= hmmt_dev_page_free,
+	.migrate_to_ram	= hmmt_dev_migrate_to_ram,
+};
+
+/*
+ * Move the page at @addr into @dpage, a free page of device private
+ * memory.  Nothing is copied: the device page has no memory behind it.
+ */
+static bool hmmt_migrate_to_dev(struct hmmt_ctx *ctx, unsigned long addr,
+				struct page *dpage)
+{
+	unsigned long src = 0, dst = 0;
+	struct migrate_vma args = {
+		.start		= addr,
+		.end		= addr + PAGE_SIZE,
+		.src		= &src,
+		.dst		= &dst,
+		.pgmap_owner	= ctx,
+		.flags		= MIGRATE_VMA_SELECT_SYSTEM,
+	};
+	int ret = -EINVAL;
+
+	lru_add_drain_all();
+	mmap_read_lock(ctx->mm);
+	args.vma = vma_lookup(ctx->mm, addr);
+	if (args.vma)
+		ret = migrate_vma_setup(&args);
+	if (!ret) {
+		if (src & MIGRATE_PFN_MIGRATE) {
+			zone_device_page_init(dpage);
+			dst = migrate_pfn(page_to_pfn(dpage));
+		}
+		migrate_vma_pages(&args);
+		migrate_vma_finalize(&args);
+	}
+	mmap_read_unlock(ctx->mm);
+	return !ret && dst && (src & MIGRATE_PFN_MIGRATE);
+}
+
+/*
+ * The owner of a device private page gets its entry back as it is, even
+ * when it asks for write access to a read-only one (after fork(), or any
+ * change_protection(): mprotect(), NUMA balancing).  Faulting would call
+ * the owner's own migrate_to_ram() from inside its own device fault, where
+ * amdkfd, for one, does nothing: no progress, and a GPU VM fault.  The
+ * owner decides what to do with the page.
+ */
+static void hmm_test_own_readonly_private(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, pfn;
+	struct hmmt_dev *dev;
+
+	dev = hmmt_dev_add(ctx, MEMORY_DEVICE_PRIVATE, &hmmt_dev_ops);
+	pfn = hmmt_dev_pfn(dev);
+	addr = hmmt_setup(ctx, 1, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr, hmmt_magic(0)), 0);
+	KUNIT_ASSERT_TRUE(test, hmmt_migrate_to_dev(ctx, addr,
+						    pfn_to_page(pfn)));
+	atomic_set(&hmmt_migrate_calls, 0);
+
+	hmmt_range_init(ctx, &range, addr, 1, 0, 0);
+	range.dev_private_owner = ctx;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[0],
+			pfn | HMM_PFN_VALID | HMM_PFN_WRITE);
+
+	/* NUMA balancing makes the entry read-only (and nothing else). */
+	hmmt_numa_hint(ctx, addr, 1);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[0], pfn | HMM_PFN_VALID);
+
+	range.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[0], pfn | HMM_PFN_VALID);
+	KUNIT_EXPECT_EQ(test, atomic_read(&hmmt_migrate_calls), 0);
+
+	/* Free the device page before its memory goes away. */
+	KUNIT_EXPECT_EQ(test, hmmt_munmap(ctx, addr, 1), 0);
+}
+#else
+static void hmm_test_protnone_pte(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_NUMA_BALANCING");
+}
+
+static void hmm_test_protnone_pmd(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_NUMA_BALANCING");
+}
+
+static void hmm_test_own_readonly_private(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_NUMA_BALANCING");
+}
+#endif
 
 static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_snapshot),
@@ -1049,6 +1514,11 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_thp_map_order),
 	KUNIT_CASE(hmm_test_io_pfnmap),
 	KUNIT_CASE(hmm_test_fault_without_progress),
+	KUNIT_CASE(hmm_test_devmap_pte),
+	KUNIT_CASE(hmm_test_swapin_error_entry),
+	KUNIT_CASE(hmm_test_protnone_pte),
+	KUNIT_CASE(hmm_test_protnone_pmd),
+	KUNIT_CASE(hmm_test_own_readonly_private),
 	{}
 };
 
