@@ -239,6 +239,23 @@ mmu_interval_read_begin(struct mmu_interval_notifier *interval_sub)
 }
 EXPORT_SYMBOL_GPL(mmu_interval_read_begin);
 
+/*
+ * The thaw moves seq on and applies the queue in one critical section, so
+ * an interval whose remove was queued is unlinked only once the lock is
+ * dropped. Reading seq without the lock could see the new value earlier and
+ * let the caller free or reinsert a node the thaw is still unlinking.
+ */
+static bool mn_seq_moved_on(struct mmu_notifier_subscriptions *subs,
+			    unsigned long seq)
+{
+	bool moved;
+
+	spin_lock(&subs->lock);
+	moved = subs->seq != seq;
+	spin_unlock(&subs->lock);
+	return moved;
+}
+
 /* At exit the intervals get one last, blockable, whole-mm invalidation. */
 static void mn_itree_release(struct mmu_notifier_subscriptions *subs,
 			     struct mm_struct *mm)
@@ -943,7 +960,7 @@ void mmu_interval_notifier_remove(struct mmu_interval_notifier *interval_sub)
 	lock_map_release(&__mmu_notifier_invalidate_range_start_map);
 
 	if (wait_seq)
-		wait_event(subs->waitq, READ_ONCE(subs->seq) != wait_seq);
+		wait_event(subs->waitq, mn_seq_moved_on(subs, wait_seq));
 
 	mmdrop(mm);
 }

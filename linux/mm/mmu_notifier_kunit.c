@@ -1063,15 +1063,26 @@ static void mnt_get_put(struct kunit *test)
 
 /* ---- stress ----------------------------------------------------------- */
 
+/*
+ * Readers, invalidators and churners hammer one mm. Churners remove an
+ * interval, scribble over it as a driver that freed it and reused the
+ * memory would, and insert it again at once (what drivers do when a range
+ * changes): a core that lets remove return while the tree still uses the
+ * node turns that into a corrupted tree, which the census after the run
+ * reports, or into a fault on the poison. There are more threads than
+ * CPUs so that some of them are preempted inside the core.
+ */
 #define MNT_ST_PAGES		64
 #define MNT_ST_READERS		2
-#define MNT_ST_INVALIDATORS	2
-#define MNT_ST_CHURNERS		2
-#define MNT_ST_POOL		8	/* intervals each churner juggles */
+#define MNT_ST_INVALIDATORS	4
+#define MNT_ST_CHURNERS		4
+#define MNT_ST_POOL		4	/* intervals each churner juggles */
 #define MNT_ST_CHURN_OPS	40000
 #define MNT_ST_INV_OPS		40000
 #define MNT_ST_READ_OPS		20000
 #define MNT_ST_TIMEOUT		(60 * HZ)
+/* What a freed and reused interval looks like to a core still using it. */
+#define MNT_ST_POISON		0x6b
 
 struct mnt_st_sub {
 	struct mmu_interval_notifier notifier;
@@ -1079,6 +1090,9 @@ struct mnt_st_sub {
 	unsigned long first, npages;
 	atomic_t hits;		/* overlapping invalidations, counted by them */
 	bool live;
+	/* Census: the page being probed when this interval was last called. */
+	long census_page;
+	unsigned int census_hits;
 	struct mnt_stress *st;
 };
 
@@ -1094,7 +1108,38 @@ struct mnt_stress {
 	atomic_t insert_errors;
 	atomic_long_t retries, accepted, inserts, removes, invalidations;
 	atomic_long_t callbacks;
+	/* Set once every thread has stopped: the callbacks take a census. */
+	bool census;
+	long census_page;
+	unsigned int census_twice;	/* an interval met twice in one walk */
+	unsigned int census_stray;	/* called for a page it does not cover */
 };
+
+static bool mnt_st_overlaps(struct mnt_st_sub *s, unsigned long first,
+			    unsigned long last_excl)
+{
+	return first < s->first + s->npages && s->first < last_excl;
+}
+
+/*
+ * One interval met by a census walk over page st->census_page. Meeting it
+ * twice means the tree has a cycle or a node linked twice: refuse, which
+ * ends the (non-blockable) walk instead of looping forever.
+ */
+static bool mnt_st_census(struct mnt_st_sub *s)
+{
+	struct mnt_stress *st = s->st;
+
+	if (s->census_page == st->census_page) {
+		st->census_twice++;
+		return false;
+	}
+	s->census_page = st->census_page;
+	s->census_hits++;
+	if (!mnt_st_overlaps(s, st->census_page, st->census_page + 1))
+		st->census_stray++;
+	return true;
+}
 
 static bool mnt_st_invalidate(struct mmu_interval_notifier *mni,
 			      const struct mmu_notifier_range *range,
@@ -1102,6 +1147,8 @@ static bool mnt_st_invalidate(struct mmu_interval_notifier *mni,
 {
 	struct mnt_st_sub *s = container_of(mni, struct mnt_st_sub, notifier);
 
+	if (READ_ONCE(s->st->census))
+		return mnt_st_census(s);
 	if (!READ_ONCE(s->live))
 		atomic_inc(&s->st->dead_calls);
 	spin_lock(&s->lock);
@@ -1124,12 +1171,6 @@ static void mnt_st_finish(struct mnt_stress *st)
 {
 	if (atomic_dec_and_test(&st->running))
 		complete(&st->done);
-}
-
-static bool mnt_st_overlaps(struct mnt_st_sub *s, unsigned long first,
-			    unsigned long last_excl)
-{
-	return first < s->first + s->npages && s->first < last_excl;
 }
 
 static int mnt_st_invalidator(void *data)
@@ -1192,12 +1233,34 @@ static int mnt_st_reader(void *data)
 	return 0;
 }
 
+static void mnt_st_insert(struct mnt_stress *st, struct mnt_st_sub *s,
+			  struct rnd_state *rnd)
+{
+	s->first = prandom_u32_state(rnd) % MNT_ST_PAGES;
+	s->npages = 1 + prandom_u32_state(rnd) % 8;
+	WRITE_ONCE(s->live, true);
+	if (mmu_interval_notifier_insert(&s->notifier, st->mm, MNT_PG(s->first),
+					 s->npages * PAGE_SIZE, &mnt_st_ops)) {
+		WRITE_ONCE(s->live, false);
+		atomic_inc(&st->insert_errors);
+	}
+	atomic_long_inc(&st->inserts);
+}
+
+/* Remove, then treat the memory as freed and reused at once. */
+static void mnt_st_remove(struct mnt_stress *st, struct mnt_st_sub *s)
+{
+	mmu_interval_notifier_remove(&s->notifier);
+	WRITE_ONCE(s->live, false);
+	memset(&s->notifier, MNT_ST_POISON, sizeof(s->notifier));
+	atomic_long_inc(&st->removes);
+}
+
 static int mnt_st_churner(void *data)
 {
 	struct mnt_st_sub *pool = data;
 	struct mnt_stress *st = pool[0].st;
 	struct rnd_state rnd;
-	int ret;
 
 	prandom_seed_state(&rnd, (u64)(unsigned long)pool);
 	while (mnt_st_take(&st->churn_budget)) {
@@ -1205,33 +1268,62 @@ static int mnt_st_churner(void *data)
 					     MNT_ST_POOL];
 
 		if (s->live) {
-			mmu_interval_notifier_remove(&s->notifier);
-			WRITE_ONCE(s->live, false);
-			atomic_long_inc(&st->removes);
+			mnt_st_remove(st, s);
+			/* Most of the time the range just moves. */
+			if (prandom_u32_state(&rnd) % 4)
+				mnt_st_insert(st, s, &rnd);
 		} else {
-			s->first = prandom_u32_state(&rnd) % MNT_ST_PAGES;
-			s->npages = 1 + prandom_u32_state(&rnd) % 8;
-			WRITE_ONCE(s->live, true);
-			ret = mmu_interval_notifier_insert(&s->notifier, st->mm,
-							   MNT_PG(s->first),
-							   s->npages * PAGE_SIZE,
-							   &mnt_st_ops);
-			if (ret) {
-				WRITE_ONCE(s->live, false);
-				atomic_inc(&st->insert_errors);
-			}
-			atomic_long_inc(&st->inserts);
+			mnt_st_insert(st, s, &rnd);
 		}
 		cond_resched();
 	}
-	for (ret = 0; ret < MNT_ST_POOL; ret++) {
-		if (pool[ret].live) {
-			mmu_interval_notifier_remove(&pool[ret].notifier);
-			WRITE_ONCE(pool[ret].live, false);
-		}
-	}
 	mnt_st_finish(st);
 	return 0;
+}
+
+/*
+ * With every thread stopped, probe the tree one page at a time through
+ * non-blockable invalidations: each live interval must be met exactly once
+ * per page it covers and never for another page, and a removed one never.
+ */
+static void mnt_st_take_census(struct kunit *test, struct mnt_stress *st)
+{
+	struct mnt_st_sub *subs[MNT_ST_READERS + MNT_ST_CHURNERS * MNT_ST_POOL];
+	unsigned int i, n = 0, want;
+	long page;
+	int ret;
+
+	for (i = 0; i < MNT_ST_READERS; i++)
+		subs[n++] = &st->readers[i];
+	for (i = 0; i < MNT_ST_CHURNERS * MNT_ST_POOL; i++)
+		subs[n++] = &st->pool[0][0] + i;
+	for (i = 0; i < n; i++) {
+		subs[i]->census_page = -1;
+		subs[i]->census_hits = 0;
+	}
+
+	WRITE_ONCE(st->census, true);
+	for (page = 0; page < MNT_ST_PAGES + 8; page++) {
+		struct mmu_notifier_range range = {};
+
+		st->census_page = page;
+		mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL,
+					st->mm, MNT_PG(page), MNT_PG(page + 1));
+		ret = mmu_notifier_invalidate_range_start_nonblock(&range);
+		if (!ret)
+			mmu_notifier_invalidate_range_end(&range);
+	}
+	WRITE_ONCE(st->census, false);
+
+	KUNIT_EXPECT_EQ(test, st->census_twice, 0U);
+	KUNIT_EXPECT_EQ(test, st->census_stray, 0U);
+	for (i = 0; i < n; i++) {
+		want = subs[i]->live ? subs[i]->npages : 0;
+		KUNIT_EXPECT_EQ_MSG(test, subs[i]->census_hits, want,
+				    "interval %u [%lu, +%lu) %s", i,
+				    subs[i]->first, subs[i]->npages,
+				    subs[i]->live ? "live" : "removed");
+	}
 }
 
 static void mnt_stress(struct kunit *test)
@@ -1310,8 +1402,10 @@ static void mnt_stress(struct kunit *test)
 		   atomic_long_read(&st->accepted),
 		   atomic_long_read(&st->retries));
 
-	KUNIT_EXPECT_EQ(test, total, (long)(MNT_ST_CHURN_OPS + MNT_ST_INV_OPS +
-					    MNT_ST_READ_OPS));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&st->invalidations),
+			(long)MNT_ST_INV_OPS);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&st->retries) +
+			atomic_long_read(&st->accepted), (long)MNT_ST_READ_OPS);
 	KUNIT_EXPECT_EQ(test, atomic_read(&st->stale), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&st->dead_calls), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&st->insert_errors), 0);
@@ -1319,6 +1413,12 @@ static void mnt_stress(struct kunit *test)
 	KUNIT_EXPECT_GT(test, atomic_long_read(&st->retries), 0L);
 	KUNIT_EXPECT_GT(test, atomic_long_read(&st->accepted), 0L);
 
+	mnt_st_take_census(test, st);
+
+	for (i = 0; i < MNT_ST_CHURNERS; i++)
+		for (j = 0; j < MNT_ST_POOL; j++)
+			if (st->pool[i][j].live)
+				mnt_st_remove(st, &st->pool[i][j]);
 	for (i = 0; i < MNT_ST_READERS; i++)
 		mmu_interval_notifier_remove(&st->readers[i].notifier);
 	kfree(st);
