@@ -25,6 +25,12 @@
  * the current odd seq is inside that invalidation and waits for it; a reader
  * holding any other value may start, and read_retry() catches a later hit
  * because the hit stores a value different from the one the reader got.
+ *
+ * Whether an invalidation opens the interval side at all depends on
+ * itree_enabled, read once at its start and once at its end. Both reads
+ * must agree, so the flag (like the classic list) only changes under
+ * mm_take_all_locks(): every invalidation runs under the mmap lock or an
+ * rmap lock, or on an mm without users, and none can be in flight then.
  */
 #include <linux/export.h>
 #include <linux/interval_tree.h>
@@ -40,13 +46,6 @@
 /* Every classic notifier walk runs inside this SRCU read section. */
 DEFINE_STATIC_SRCU(mn_srcu);
 
-/*
- * Set in range->flags by a start that opened the interval tree, so that the
- * matching end closes exactly what was opened even if intervals were enabled
- * on the mm (or the mm got its first subscription) in between.
- */
-#define MN_RANGE_ITREE_OPEN	BIT(31)
-
 #ifdef CONFIG_LOCKDEP
 struct lockdep_map __mmu_notifier_invalidate_range_start_map = {
 	.name = "mmu_notifier_invalidate_range_start"
@@ -56,7 +55,7 @@ struct lockdep_map __mmu_notifier_invalidate_range_start_map = {
 /**
  * struct mmu_notifier_subscriptions - everything subscribed to one mm
  * @classic: struct mmu_notifier list, RCU, changed under @lock
- * @itree_enabled: intervals may be present; set once, under the mmap lock
+ * @itree_enabled: intervals may be present; set once, under all mm locks
  * @lock: protects the fields below and changes to @classic
  * @seq: interval sequence number, odd while the tree is frozen
  * @open: invalidations started and not yet ended
@@ -448,25 +447,22 @@ int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 {
 	struct mmu_notifier_subscriptions *subs =
 		range->mm->notifier_subscriptions;
+	bool itree = READ_ONCE(subs->itree_enabled);
 	int err;
 
-	range->flags &= ~MN_RANGE_ITREE_OPEN;
-	if (READ_ONCE(subs->itree_enabled)) {
+	if (itree) {
 		err = mn_itree_invalidate(subs, range, range->start,
 					  range->end - 1);
 		if (err)
 			return err;
-		range->flags |= MN_RANGE_ITREE_OPEN;
 	}
 	if (hlist_empty(&subs->classic))
 		return 0;
 
 	err = mn_classic_start(subs, range);
 	/* The caller will not end a failed start: close the tree side too. */
-	if (err && (range->flags & MN_RANGE_ITREE_OPEN)) {
-		range->flags &= ~MN_RANGE_ITREE_OPEN;
+	if (err && itree)
 		mn_itree_close(subs);
-	}
 	return err;
 }
 
@@ -499,10 +495,8 @@ void __mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range,
 		range->mm->notifier_subscriptions;
 
 	lock_map_acquire(&__mmu_notifier_invalidate_range_start_map);
-	if (range->flags & MN_RANGE_ITREE_OPEN) {
-		range->flags &= ~MN_RANGE_ITREE_OPEN;
+	if (READ_ONCE(subs->itree_enabled))
 		mn_itree_close(subs);
-	}
 	if (!hlist_empty(&subs->classic))
 		mn_classic_end(subs, range, only_end);
 	lock_map_release(&__mmu_notifier_invalidate_range_start_map);
@@ -538,13 +532,16 @@ static struct mmu_notifier_subscriptions *mn_subs_alloc(void)
 }
 
 /*
- * Hook a classic notifier up. mm_take_all_locks() keeps every invalidation
- * out while we do (they run under the mmap lock or an rmap lock), so a new
- * notifier never sees an end without the start that goes with it.
+ * Publish @subs if it is new and hook @subscription up, or enable interval
+ * notifiers when it is NULL. mm_take_all_locks() keeps every invalidation
+ * out while we do (they run under the mmap lock or an rmap lock), so none
+ * is ever half seen: a new classic notifier never gets an end without the
+ * start that goes with it, and no invalidation opens the interval side at
+ * its start without closing it at its end, or the other way round.
  */
-static int mn_classic_add(struct mmu_notifier_subscriptions *subs,
-			  struct mmu_notifier *subscription,
-			  struct mm_struct *mm, bool publish)
+static int mn_subscribe(struct mmu_notifier_subscriptions *subs,
+			struct mmu_notifier *subscription,
+			struct mm_struct *mm, bool publish)
 {
 	int err;
 
@@ -554,12 +551,16 @@ static int mn_classic_add(struct mmu_notifier_subscriptions *subs,
 	if (publish) /* pairs with smp_load_acquire() in interval insert */
 		smp_store_release(&mm->notifier_subscriptions, subs);
 
-	mmgrab(mm);
-	subscription->mm = mm;
-	subscription->users = 1;
-	spin_lock(&subs->lock);
-	hlist_add_head_rcu(&subscription->hlist, &subs->classic);
-	spin_unlock(&subs->lock);
+	if (subscription) {
+		mmgrab(mm);
+		subscription->mm = mm;
+		subscription->users = 1;
+		spin_lock(&subs->lock);
+		hlist_add_head_rcu(&subscription->hlist, &subs->classic);
+		spin_unlock(&subs->lock);
+	} else {
+		WRITE_ONCE(subs->itree_enabled, true);
+	}
 
 	mm_drop_all_locks(mm);
 	return 0;
@@ -598,27 +599,14 @@ int __mmu_notifier_register(struct mmu_notifier *subscription,
 		if (!subs)
 			return -ENOMEM;
 		fresh = true;
-	}
-
-	if (subscription) {
-		err = mn_classic_add(subs, subscription, mm, fresh);
-		if (err) {
-			if (fresh)
-				kfree(subs);
-			return err;
-		}
+	} else if (!subscription && subs->itree_enabled) {
 		return 0;
 	}
 
-	/*
-	 * Intervals need no rmap exclusion: an invalidation that misses the
-	 * new state sees no interval, and none can be inserted before we
-	 * return.
-	 */
-	if (fresh) /* pairs with smp_load_acquire() in interval insert */
-		smp_store_release(&mm->notifier_subscriptions, subs);
-	WRITE_ONCE(subs->itree_enabled, true);
-	return 0;
+	err = mn_subscribe(subs, subscription, mm, fresh);
+	if (err && fresh)
+		kfree(subs);
+	return err;
 }
 EXPORT_SYMBOL_GPL(__mmu_notifier_register);
 
@@ -865,8 +853,9 @@ static int mn_interval_add(struct mmu_interval_notifier *sub,
  * that overlaps [@start, @start + @length). If an invalidation is running
  * right now the interval counts as invalidated: mmu_interval_read_begin()
  * waits for it to end. Holds an mm_count reference on @mm until
- * mmu_interval_notifier_remove(). May take the mmap lock, the first time
- * @mm gets an interval.
+ * mmu_interval_notifier_remove(). The first interval of @mm takes the mmap
+ * lock and every rmap lock of @mm (mm_take_all_locks()), and so waits for
+ * invalidations already running to end; none of those locks may be held.
  *
  * Return: 0, -EOVERFLOW for an empty or wrapping interval, or -ENOMEM/-EINTR
  * from setting up @mm.

@@ -16,12 +16,16 @@
 #include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
+#include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/mmu_notifier.h>
 #include <linux/prandom.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
@@ -189,6 +193,7 @@ struct mnt_async {
 	struct mnt_sub *sub;
 	unsigned long first;
 	unsigned long npages;
+	unsigned long addr;	/* absolute start, for mnt_do_insert_addr() */
 	unsigned long seq;
 	int ret;
 	void (*fn)(struct mnt_async *async);
@@ -261,6 +266,17 @@ static void mnt_do_insert(struct mnt_async *async)
 						  MNT_PG(async->first),
 						  async->npages * PAGE_SIZE,
 						  &mnt_ops);
+}
+
+/* Insert over [addr, addr + npages) and open a read section right away. */
+static void mnt_do_insert_addr(struct mnt_async *async)
+{
+	async->ret = mmu_interval_notifier_insert(&async->sub->notifier,
+						  async->ctx->mm, async->addr,
+						  async->npages * PAGE_SIZE,
+						  &mnt_ops);
+	if (!async->ret)
+		async->seq = mmu_interval_read_begin(&async->sub->notifier);
 }
 
 static void mnt_do_held_invalidate(struct mnt_async *async)
@@ -804,6 +820,16 @@ static const struct mmu_notifier_ops mnt_classic_ops = {
 	.change_pte = mnt_c_change_pte,
 };
 
+static struct mnt_classic *mnt_new_classic(struct kunit *test,
+					   const struct mmu_notifier_ops *ops)
+{
+	struct mnt_classic *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->mn.ops = ops;
+	return c;
+}
+
 /* Every hook reaches every registered notifier; young answers are OR-ed. */
 static void mnt_classic_hooks(struct kunit *test)
 {
@@ -970,6 +996,33 @@ static void mnt_classic_nonblock(struct kunit *test)
 		mmu_notifier_unregister(&c[i]->mn, ctx->mm);
 }
 
+/* The range callbacks see is the caller's, flags included. */
+static void mnt_classic_range_flags(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_classic *c = mnt_new_classic(test, &mnt_classic_ops);
+	struct mnt_sub *sub = mnt_new_sub(test);
+	struct mmu_notifier_range range = {};
+
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c->mn, ctx->mm), 0);
+	mnt_insert(test, sub, 0, 1);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL, ctx->mm,
+				MNT_PG(0), MNT_PG(1));
+	mmu_notifier_invalidate_range_start(&range);
+	KUNIT_EXPECT_EQ(test, c->seen.flags,
+			(unsigned int)MMU_NOTIFIER_RANGE_BLOCKABLE);
+	KUNIT_EXPECT_EQ(test, range.flags,
+			(unsigned int)MMU_NOTIFIER_RANGE_BLOCKABLE);
+	mmu_notifier_invalidate_range_end(&range);
+	KUNIT_EXPECT_EQ(test, range.flags,
+			(unsigned int)MMU_NOTIFIER_RANGE_BLOCKABLE);
+	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 1U);
+
+	mmu_interval_notifier_remove(&sub->notifier);
+	mmu_notifier_unregister(&c->mn, ctx->mm);
+}
+
 /* ---- mmu_notifier_get / put ------------------------------------------ */
 
 static atomic_t mnt_get_allocs = ATOMIC_INIT(0);
@@ -1059,6 +1112,97 @@ static void mnt_get_put(struct kunit *test)
 	mmput(mm2);
 	mmu_notifier_synchronize();
 	KUNIT_EXPECT_EQ(test, atomic_read(&mnt_get_frees) - frees, 4);
+}
+
+/* ---- interval notifiers meeting classic ones and rmap locks ---------- */
+
+/* Give the test's mm the layout exec would, and map a shmem file into it. */
+static unsigned long mnt_map_shmem(struct kunit *test, struct file **filep,
+				   unsigned long npages)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct file *file;
+	unsigned long addr;
+
+	ctx->mm->task_size = TASK_SIZE;
+	arch_pick_mmap_layout(ctx->mm, &current->signal->rlim[RLIMIT_STACK]);
+	file = shmem_file_setup("mnt-kunit", npages * PAGE_SIZE, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+
+	kthread_use_mm(ctx->mm);
+	addr = vm_mmap(file, 0, npages * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, 0);
+	kthread_unuse_mm(ctx->mm);
+	if (IS_ERR_VALUE(addr)) {
+		fput(file);
+		KUNIT_ASSERT_FAILURE(test, "vm_mmap of a shmem file: %ld",
+				     (long)addr);
+	}
+	*filep = file;
+	return addr;
+}
+
+/*
+ * Truncate, reclaim, migration and writeback invalidate holding only an rmap
+ * lock, not the mmap lock. Such an invalidation may already be running when
+ * a driver inserts the first interval of the mm. Either the insert waits
+ * for it to end, or the interval must count as invalidated by it: never may
+ * a read section that overlapped it be accepted.
+ */
+static void mnt_first_insert_vs_rmap(struct kunit *test, bool classic_first)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_sub *sub = mnt_new_sub(test);
+	struct mnt_classic *c = NULL;
+	struct mmu_notifier_range range = {};
+	struct address_space *mapping;
+	struct mnt_async *ins;
+	struct file *file;
+	unsigned long addr;
+	bool blocked;
+
+	addr = mnt_map_shmem(test, &file, 4);
+	mapping = file->f_mapping;
+	if (classic_first) {
+		c = mnt_new_classic(test, &mnt_classic_ops);
+		KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c->mn, ctx->mm), 0);
+	}
+
+	/* What unmap_mapping_range() does for a truncate. */
+	i_mmap_lock_read(mapping);
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL, ctx->mm,
+				addr, addr + 4 * PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+
+	ins = mnt_async_start(test, mnt_do_insert_addr, sub);
+	ins->addr = addr;
+	ins->npages = 4;
+	mnt_async_go(test, ins);
+	blocked = mnt_async_blocked(ins);
+
+	mmu_notifier_invalidate_range_end(&range);
+	i_mmap_unlock_read(mapping);
+	fput(file);
+	if (!mnt_async_finish(test, ins))
+		return;
+	KUNIT_ASSERT_EQ(test, ins->ret, 0);
+	KUNIT_EXPECT_TRUE_MSG(test, blocked || mnt_read_retry(sub, ins->seq),
+			      "first insert neither waited for the running invalidation nor saw it");
+	kfree(ins);
+
+	mmu_interval_notifier_remove(&sub->notifier);
+	if (c)
+		mmu_notifier_unregister(&c->mn, ctx->mm);
+}
+
+static void mnt_first_insert_vs_rmap_fresh_mm(struct kunit *test)
+{
+	mnt_first_insert_vs_rmap(test, false);
+}
+
+static void mnt_first_insert_vs_rmap_classic_mm(struct kunit *test)
+{
+	mnt_first_insert_vs_rmap(test, true);
 }
 
 /* ---- stress ----------------------------------------------------------- */
@@ -1435,6 +1579,8 @@ static struct kunit_case mnt_interval_cases[] = {
 	KUNIT_CASE(mnt_insert_bad_length),
 	KUNIT_CASE(mnt_insert_locked),
 	KUNIT_CASE(mnt_nonblock_interval),
+	KUNIT_CASE(mnt_first_insert_vs_rmap_fresh_mm),
+	KUNIT_CASE(mnt_first_insert_vs_rmap_classic_mm),
 	{}
 };
 
@@ -1450,6 +1596,7 @@ static struct kunit_case mnt_classic_cases[] = {
 	KUNIT_CASE(mnt_classic_release),
 	KUNIT_CASE(mnt_classic_nonblock),
 	KUNIT_CASE(mnt_get_put),
+	KUNIT_CASE(mnt_classic_range_flags),
 	{}
 };
 
