@@ -158,9 +158,20 @@ static void mn_itree_close(struct mmu_notifier_subscriptions *subs)
 }
 
 /*
- * Call every interval overlapping [start, last]. On a refusal (only legal
- * when the range is not blockable) the invalidation is closed again here, so
- * a failed start leaves nothing for the caller to end.
+ * A callback refused an invalidation it had to carry out (a blockable one
+ * may sleep, so it has no excuse). The page tables change anyway; all the
+ * core can do is say so, once, and go on as if the callback had succeeded,
+ * so that everybody else still gets a start for the end that will come.
+ */
+static noinline void mn_report_refusal(const void *callback, int err)
+{
+	WARN_ONCE(1, "%pS refused a blockable invalidation: %d\n", callback, err);
+}
+
+/*
+ * Open an invalidation of [start, last] and call every interval overlapping
+ * it. The caller closes it again with mn_itree_close(), also when a
+ * non-blockable callback refused and this returns -EAGAIN.
  */
 static int mn_itree_invalidate(struct mmu_notifier_subscriptions *subs,
 			       const struct mmu_notifier_range *range,
@@ -178,11 +189,11 @@ static int mn_itree_invalidate(struct mmu_notifier_subscriptions *subs,
 		done = sub->ops->invalidate(sub, range, seq);
 		if (!blockable)
 			non_block_end();
-		if (unlikely(!done)) {
-			WARN_ON(blockable);
-			mn_itree_close(subs);
+		if (likely(done))
+			continue;
+		if (!blockable)
 			return -EAGAIN;
-		}
+		mn_report_refusal(sub->ops->invalidate, -EAGAIN);
 	}
 	return 0;
 }
@@ -413,28 +424,45 @@ static void mn_classic_unwind(struct mmu_notifier_subscriptions *subs,
 	}
 }
 
+/*
+ * Start one notifier. Only a non-blockable start may be refused, and only
+ * with -EAGAIN; a blockable one is carried on with.
+ */
+static int mn_call_start(struct mmu_notifier *mn,
+			 const struct mmu_notifier_range *range)
+{
+	bool blockable = mmu_notifier_range_blockable(range);
+	int err;
+
+	if (!mn->ops->invalidate_range_start)
+		return 0;
+	if (!blockable)
+		non_block_start();
+	err = mn->ops->invalidate_range_start(mn, range);
+	if (!blockable)
+		non_block_end();
+	if (likely(!err))
+		return 0;
+	if (blockable) {
+		mn_report_refusal(mn->ops->invalidate_range_start, err);
+		return 0;
+	}
+	WARN_ONCE(err != -EAGAIN, "%pS failed an invalidation: %d\n",
+		  mn->ops->invalidate_range_start, err);
+	return -EAGAIN;
+}
+
 static int mn_classic_start(struct mmu_notifier_subscriptions *subs,
 			    const struct mmu_notifier_range *range)
 {
-	bool blockable = mmu_notifier_range_blockable(range);
 	struct mmu_notifier *mn;
 	int idx, err = 0;
 
 	idx = srcu_read_lock(&mn_srcu);
 	hlist_for_each_entry_rcu(mn, &subs->classic, hlist,
 				 srcu_read_lock_held(&mn_srcu)) {
-		if (!mn->ops->invalidate_range_start)
-			continue;
-		if (!blockable)
-			non_block_start();
-		err = mn->ops->invalidate_range_start(mn, range);
-		if (!blockable)
-			non_block_end();
+		err = mn_call_start(mn, range);
 		if (unlikely(err)) {
-			/* Only a non-blockable start may fail, with -EAGAIN. */
-			WARN_ONCE(blockable || err != -EAGAIN,
-				  "%pS refused an invalidation: %d\n",
-				  mn->ops->invalidate_range_start, err);
 			mn_classic_unwind(subs, range, mn);
 			break;
 		}
@@ -448,19 +476,14 @@ int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 	struct mmu_notifier_subscriptions *subs =
 		range->mm->notifier_subscriptions;
 	bool itree = READ_ONCE(subs->itree_enabled);
-	int err;
+	int err = 0;
 
-	if (itree) {
+	if (itree)
 		err = mn_itree_invalidate(subs, range, range->start,
 					  range->end - 1);
-		if (err)
-			return err;
-	}
-	if (hlist_empty(&subs->classic))
-		return 0;
-
-	err = mn_classic_start(subs, range);
-	/* The caller will not end a failed start: close the tree side too. */
+	if (!err && !hlist_empty(&subs->classic))
+		err = mn_classic_start(subs, range);
+	/* The caller will not end a failed start: close it here. */
 	if (err && itree)
 		mn_itree_close(subs);
 	return err;

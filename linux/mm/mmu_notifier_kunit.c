@@ -23,6 +23,7 @@
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
 #include <linux/prandom.h>
+#include <linux/printk.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/shmem_fs.h>
@@ -38,6 +39,16 @@
 /* How long a released helper may take to finish before we call it lost. */
 #define MNT_FINISH_TIMEOUT	(10 * HZ)
 
+/*
+ * A few cases provoke a driver bug on purpose and the core WARNs about it.
+ * The console verdict accepts a WARNING between these two lines only when
+ * it comes from one of the functions named on the first.
+ */
+#define MNT_EXPECT_WARN(funcs)	pr_info("HMM-EXPECT-WARN-BEGIN %s\n", funcs)
+#define MNT_EXPECT_WARN_END()	pr_info("HMM-EXPECT-WARN-END\n")
+/* Where the core reports a callback refusing a blockable invalidation. */
+#define MNT_REFUSAL_WARNERS	"mn_report_refusal"
+
 struct mnt_sub {
 	struct mmu_interval_notifier notifier;
 	/* The driver lock that pairs mmu_interval_set_seq() with read_retry. */
@@ -50,6 +61,8 @@ struct mnt_sub {
 	bool last_blockable;
 	/* Refuse non-blockable invalidations, as a driver that must sleep. */
 	bool refuse_nonblock;
+	/* Refuse every invalidation: a driver bug the core must survive. */
+	bool refuse_always;
 	/* When set, the callback reports it is running and waits for @resume. */
 	struct completion *entered;
 	struct completion *resume;
@@ -61,7 +74,8 @@ static bool mnt_invalidate(struct mmu_interval_notifier *mni,
 {
 	struct mnt_sub *sub = container_of(mni, struct mnt_sub, notifier);
 
-	if (sub->refuse_nonblock && !mmu_notifier_range_blockable(range)) {
+	if (sub->refuse_always ||
+	    (sub->refuse_nonblock && !mmu_notifier_range_blockable(range))) {
 		spin_lock(&sub->lock);
 		sub->refused++;
 		spin_unlock(&sub->lock);
@@ -743,6 +757,7 @@ struct mnt_classic {
 	atomic_t change_pte;
 	int young;		/* what the young hooks answer */
 	bool refuse_nonblock;
+	bool refuse_always;
 	struct mmu_notifier_range seen;
 	unsigned long seen_addr;
 	pte_t seen_pte;
@@ -760,7 +775,8 @@ static int mnt_c_start(struct mmu_notifier *mn,
 {
 	struct mnt_classic *c = to_mnt_classic(mn);
 
-	if (c->refuse_nonblock && !mmu_notifier_range_blockable(range))
+	if (c->refuse_always ||
+	    (c->refuse_nonblock && !mmu_notifier_range_blockable(range)))
 		return -EAGAIN;
 	c->seen = *range;
 	atomic_inc(&c->starts);
@@ -996,6 +1012,44 @@ static void mnt_classic_nonblock(struct kunit *test)
 		mmu_notifier_unregister(&c[i]->mn, ctx->mm);
 }
 
+/*
+ * A blockable start a classic notifier refuses (a driver bug) is reported
+ * and carried on: every other notifier starts once and, at the caller's
+ * end, ends once.
+ */
+static void mnt_classic_blockable_refusal(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mmu_notifier_range range = {};
+	struct mnt_classic *c[3];
+	int i;
+
+	/* Registered last is walked first: c[0], the refusing c[1], c[2]. */
+	c[2] = mnt_new_classic(test, &mnt_classic_ops);
+	c[1] = mnt_new_classic(test, &mnt_refusing_ops);
+	c[0] = mnt_new_classic(test, &mnt_classic_ops);
+	c[1]->refuse_always = true;
+	for (i = 2; i >= 0; i--)
+		KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c[i]->mn, ctx->mm),
+				0);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, NULL, ctx->mm,
+				MNT_PG(0), MNT_PG(4));
+	MNT_EXPECT_WARN(MNT_REFUSAL_WARNERS);
+	mmu_notifier_invalidate_range_start(&range);
+	MNT_EXPECT_WARN_END();
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->starts), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[2]->starts), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->ends), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[2]->ends), 0);
+	mmu_notifier_invalidate_range_end(&range);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->ends), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[2]->ends), 1);
+
+	for (i = 0; i < 3; i++)
+		mmu_notifier_unregister(&c[i]->mn, ctx->mm);
+}
+
 /* The range callbacks see is the caller's, flags included. */
 static void mnt_classic_range_flags(struct kunit *test)
 {
@@ -1115,6 +1169,86 @@ static void mnt_get_put(struct kunit *test)
 }
 
 /* ---- interval notifiers meeting classic ones and rmap locks ---------- */
+
+/*
+ * A blockable invalidation that an interval refuses (a driver bug) is
+ * reported and otherwise carried out in full: the intervals after the one
+ * that refused and the classic notifiers are all started, and the end the
+ * caller will call has a start to pair with.
+ */
+static void mnt_blockable_refusal(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_sub *a = mnt_new_sub(test), *f = mnt_new_sub(test);
+	struct mnt_sub *b = mnt_new_sub(test);
+	struct mnt_classic *c = mnt_new_classic(test, &mnt_classic_ops);
+	struct mmu_notifier_range range;
+	struct mnt_async *wait_b;
+	unsigned long seq_b;
+
+	/* The tree is walked in address order: a, then f, then b. */
+	mnt_insert(test, a, 0, 1);
+	mnt_insert(test, f, 1, 1);
+	mnt_insert(test, b, 2, 1);
+	f->refuse_always = true;
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c->mn, ctx->mm), 0);
+	seq_b = mmu_interval_read_begin(&b->notifier);
+
+	MNT_EXPECT_WARN(MNT_REFUSAL_WARNERS);
+	mnt_inv_start(test, &range, 0, 3);
+	MNT_EXPECT_WARN_END();
+	KUNIT_EXPECT_EQ(test, f->refused, 1U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 1U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(b), 1U);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->starts), 1);
+	mmu_notifier_invalidate_range_end(&range);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->ends), 1);
+	KUNIT_EXPECT_TRUE(test, mnt_read_retry(b, seq_b));
+
+	/* Nothing is left invalidating. */
+	wait_b = mnt_read_begin_async(test, b);
+	if (!mnt_async_finish(test, wait_b))
+		return;
+	KUNIT_EXPECT_FALSE(test, mnt_read_retry(b, wait_b->seq));
+	kfree(wait_b);
+
+	mmu_notifier_unregister(&c->mn, ctx->mm);
+	mmu_interval_notifier_remove(&a->notifier);
+	mmu_interval_notifier_remove(&f->notifier);
+	mmu_interval_notifier_remove(&b->notifier);
+}
+
+/*
+ * The last invalidation, at exit, is blockable too: an interval refusing it
+ * neither stops the others from being told nor unbalances the mm's count of
+ * open invalidations (the console check catches a second close).
+ */
+static void mnt_release_refusal(struct kunit *test)
+{
+	struct mnt_sub *r = mnt_new_sub(test), *a = mnt_new_sub(test);
+	struct mm_struct *mm = mm_alloc();
+
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	r->refuse_always = true;
+	KUNIT_ASSERT_EQ(test, mmu_interval_notifier_insert(&r->notifier, mm,
+							   MNT_PG(0), PAGE_SIZE,
+							   &mnt_ops), 0);
+	KUNIT_ASSERT_EQ(test, mmu_interval_notifier_insert(&a->notifier, mm,
+							   MNT_PG(1), PAGE_SIZE,
+							   &mnt_ops), 0);
+
+	MNT_EXPECT_WARN(MNT_REFUSAL_WARNERS);
+	mmput(mm);		/* exit_mmap() -> mmu_notifier_release() */
+	MNT_EXPECT_WARN_END();
+	KUNIT_EXPECT_EQ(test, r->refused, 1U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 1U);
+	KUNIT_EXPECT_EQ(test, a->last_start, 0UL);
+	KUNIT_EXPECT_EQ(test, a->last_end, ULONG_MAX);
+
+	/* The intervals keep the mm_struct; removing them after exit is fine. */
+	mmu_interval_notifier_remove(&r->notifier);
+	mmu_interval_notifier_remove(&a->notifier);
+}
 
 /* Give the test's mm the layout exec would, and map a shmem file into it. */
 static unsigned long mnt_map_shmem(struct kunit *test, struct file **filep,
@@ -1579,6 +1713,8 @@ static struct kunit_case mnt_interval_cases[] = {
 	KUNIT_CASE(mnt_insert_bad_length),
 	KUNIT_CASE(mnt_insert_locked),
 	KUNIT_CASE(mnt_nonblock_interval),
+	KUNIT_CASE(mnt_blockable_refusal),
+	KUNIT_CASE(mnt_release_refusal),
 	KUNIT_CASE(mnt_first_insert_vs_rmap_fresh_mm),
 	KUNIT_CASE(mnt_first_insert_vs_rmap_classic_mm),
 	{}
@@ -1596,6 +1732,7 @@ static struct kunit_case mnt_classic_cases[] = {
 	KUNIT_CASE(mnt_classic_release),
 	KUNIT_CASE(mnt_classic_nonblock),
 	KUNIT_CASE(mnt_get_put),
+	KUNIT_CASE(mnt_classic_blockable_refusal),
 	KUNIT_CASE(mnt_classic_range_flags),
 	{}
 };

@@ -85,8 +85,9 @@ enum mmu_notifier_event {
  *	secondary MMU must not set up new mappings of the range. Called with
  *	the pages still mapped and referenced. Unless the range is blockable
  *	(mmu_notifier_range_blockable()) it must not sleep and returns -EAGAIN
- *	if it would have to; otherwise it returns 0. A notifier whose start can
- *	fail must not implement @invalidate_range_end.
+ *	if it would have to; otherwise it returns 0 (an error there is
+ *	reported and ignored). A notifier whose start can fail must not
+ *	implement @invalidate_range_end.
  * @invalidate_range_end: the change is done; pages may already be freed
  *	unless the notifier held its own references on them.
  * @invalidate_range: flush the secondary TLB for [start, end). Called
@@ -153,8 +154,10 @@ struct mmu_notifier {
  *	lock it uses around mmu_interval_read_retry(), calls
  *	mmu_interval_set_seq() with @cur_seq and stops using its mappings of
  *	the range before returning. May sleep if the range is blockable;
- *	otherwise returns false when it would have had to sleep (the
- *	invalidation then fails with -EAGAIN). Returns true when done.
+ *	otherwise it runs between non_block_start() and non_block_end() and
+ *	returns false when it would have had to sleep (the invalidation then
+ *	fails with -EAGAIN). Returns true when done. Refusing a blockable
+ *	invalidation is a bug: it is reported and ignored.
  */
 struct mmu_interval_notifier_ops {
 	bool (*invalidate)(struct mmu_interval_notifier *interval_sub,
