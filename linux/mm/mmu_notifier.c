@@ -283,11 +283,11 @@ static void mn_itree_release(struct mmu_notifier_subscriptions *subs,
 }
 
 /*
- * Tell every classic notifier the mm is going away. Each one is unhooked
- * before its ->release() runs, and whoever unhooks it (this or unregister)
- * is the only one to call ->release(). The SRCU read section covers the
- * whole loop so that a racing unregister cannot free a notifier we still
- * call.
+ * Tell every classic notifier the mm is going away, then unhook them all.
+ * Each stays hooked while its ->release() runs: until that has torn the
+ * secondary mappings down, an rmap invalidation running meanwhile (reclaim,
+ * migration) must still reach it. An unregister racing with this may call
+ * ->release() a second time, as it always could.
  */
 static void mn_classic_release(struct mmu_notifier_subscriptions *subs,
 			       struct mm_struct *mm)
@@ -296,20 +296,16 @@ static void mn_classic_release(struct mmu_notifier_subscriptions *subs,
 	int idx;
 
 	idx = srcu_read_lock(&mn_srcu);
-	for (;;) {
-		spin_lock(&subs->lock);
-		mn = hlist_empty(&subs->classic) ? NULL :
-			hlist_entry(subs->classic.first, struct mmu_notifier,
-				    hlist);
-		if (mn)
-			hlist_del_init_rcu(&mn->hlist);
-		spin_unlock(&subs->lock);
-		if (!mn)
-			break;
+	hlist_for_each_entry_rcu(mn, &subs->classic, hlist,
+				 srcu_read_lock_held(&mn_srcu))
 		if (mn->ops->release)
 			mn->ops->release(mn, mm);
-	}
 	srcu_read_unlock(&mn_srcu, idx);
+
+	spin_lock(&subs->lock);
+	while (!hlist_empty(&subs->classic))
+		hlist_del_init_rcu(subs->classic.first);
+	spin_unlock(&subs->lock);
 
 	/* No callback still running on any of them after we return. */
 	synchronize_srcu(&mn_srcu);
@@ -731,31 +727,31 @@ void __mmu_notifier_subscriptions_destroy(struct mm_struct *mm)
  * @subscription: the notifier
  * @mm: the mm it was registered on
  *
- * Runs ->release() unless exit_mmap() already did, then waits until no
- * callback of the notifier is running, so its memory may be freed once this
- * returns. Drops the mm_count reference taken at registration. May sleep.
- * Notifiers from mmu_notifier_get() are released with mmu_notifier_put().
+ * Runs ->release() unless exit_mmap() already unhooked the notifier, with
+ * the notifier still hooked up (see mn_classic_release()), then unhooks it
+ * and waits until no callback of it is running, so its memory may be freed
+ * once this returns. Drops the mm_count reference taken at registration.
+ * May sleep. Notifiers from mmu_notifier_get() go with mmu_notifier_put().
  */
 void mmu_notifier_unregister(struct mmu_notifier *subscription,
 			     struct mm_struct *mm)
 {
 	struct mmu_notifier_subscriptions *subs = mm->notifier_subscriptions;
-	bool unhooked = false;
 	int idx;
 
 	WARN_ON_ONCE(atomic_read(&mm->mm_count) <= 0);
 
-	spin_lock(&subs->lock);
 	if (!hlist_unhashed(&subscription->hlist)) {
-		hlist_del_init_rcu(&subscription->hlist);
-		unhooked = true;
-	}
-	spin_unlock(&subs->lock);
-
-	if (unhooked && subscription->ops->release) {
-		idx = srcu_read_lock(&mn_srcu);
-		subscription->ops->release(subscription, mm);
-		srcu_read_unlock(&mn_srcu, idx);
+		if (subscription->ops->release) {
+			idx = srcu_read_lock(&mn_srcu);
+			subscription->ops->release(subscription, mm);
+			srcu_read_unlock(&mn_srcu, idx);
+		}
+		spin_lock(&subs->lock);
+		/* exit_mmap() may have unhooked it meanwhile. */
+		if (!hlist_unhashed(&subscription->hlist))
+			hlist_del_init_rcu(&subscription->hlist);
+		spin_unlock(&subs->lock);
 	}
 
 	/* Also waits for a ->release() that exit_mmap() is running. */

@@ -748,6 +748,8 @@ static void mnt_nonblock_interval(struct kunit *test)
 struct mnt_classic {
 	struct mmu_notifier mn;
 	atomic_t release;
+	/* ->release() saw a secondary TLB flush reach this very notifier. */
+	atomic_t flushed_in_release;
 	atomic_t starts;
 	atomic_t ends;
 	atomic_t inv_range;
@@ -1010,6 +1012,49 @@ static void mnt_classic_nonblock(struct kunit *test)
 
 	for (i = 0; i < 3; i++)
 		mmu_notifier_unregister(&c[i]->mn, ctx->mm);
+}
+
+/*
+ * ->release() runs while the notifier is still hooked up, so a secondary TLB
+ * flush that an rmap invalidation issues meanwhile still reaches a notifier
+ * that may map the page (IOMMU SVA). Here the flush is issued from inside
+ * ->release() itself, at exit and at unregister.
+ */
+static void mnt_c_release_probe(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct mnt_classic *c = to_mnt_classic(mn);
+	int before = atomic_read(&c->inv_range);
+
+	mmu_notifier_invalidate_range(mm, 0, PAGE_SIZE);
+	if (atomic_read(&c->inv_range) != before)
+		atomic_inc(&c->flushed_in_release);
+	atomic_inc(&c->release);
+}
+
+static const struct mmu_notifier_ops mnt_probe_ops = {
+	.release = mnt_c_release_probe,
+	.invalidate_range = mnt_c_inv_range,
+};
+
+static void mnt_classic_release_while_listed(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_classic *at_exit = mnt_new_classic(test, &mnt_probe_ops);
+	struct mnt_classic *at_unreg = mnt_new_classic(test, &mnt_probe_ops);
+	struct mm_struct *mm = mm_alloc();
+
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&at_exit->mn, mm), 0);
+	mmput(mm);
+	KUNIT_EXPECT_EQ(test, atomic_read(&at_exit->release), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&at_exit->flushed_in_release), 1);
+	mmu_notifier_unregister(&at_exit->mn, mm);
+	KUNIT_EXPECT_EQ(test, atomic_read(&at_exit->release), 1);
+
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&at_unreg->mn, ctx->mm), 0);
+	mmu_notifier_unregister(&at_unreg->mn, ctx->mm);
+	KUNIT_EXPECT_EQ(test, atomic_read(&at_unreg->release), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&at_unreg->flushed_in_release), 1);
 }
 
 /*
@@ -1732,6 +1777,7 @@ static struct kunit_case mnt_classic_cases[] = {
 	KUNIT_CASE(mnt_classic_release),
 	KUNIT_CASE(mnt_classic_nonblock),
 	KUNIT_CASE(mnt_get_put),
+	KUNIT_CASE(mnt_classic_release_while_listed),
 	KUNIT_CASE(mnt_classic_blockable_refusal),
 	KUNIT_CASE(mnt_classic_range_flags),
 	{}

@@ -67,10 +67,12 @@ enum mmu_notifier_event {
 /**
  * struct mmu_notifier_ops - callbacks of a classic mmu notifier
  * @release: the address space is going away (exit_mmap()) or the notifier
- *	is being unregistered, whichever comes first; called once. It may run
- *	concurrently with the other callbacks. Afterwards nothing may reach
- *	the pages through the secondary MMU any more: they are freed, and
- *	could be reused at once, possibly with another caching mode.
+ *	is being unregistered. The notifier is still hooked up while this
+ *	runs, so it may run concurrently with the other callbacks, and when
+ *	unregister races with exit_mmap() it may be called twice. Afterwards
+ *	nothing may reach the pages through the secondary MMU any more: they
+ *	are freed, and could be reused at once, possibly with another caching
+ *	mode.
  * @clear_flush_young: test and clear the accessed state of [start, end) in
  *	the secondary MMU, flushing its TLB; nonzero if it was young. Called
  *	after the CPU pte was aged, so both MMUs count for page aging.
