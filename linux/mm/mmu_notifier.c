@@ -402,18 +402,22 @@ static void mn_call_end(struct mmu_notifier *mn,
 }
 
 /*
- * Undo a start that @failed refused: every notifier walked before it has
- * started and gets its end now, as it would have from a normal end.
+ * Undo a non-blockable start that the notifier at position @nr_started of
+ * the list, @failed, refused: the ones walked before it get the end they
+ * would have had. Notifiers can be unhooked meanwhile (not added: that
+ * needs the mmap lock, which the caller holds), so the walk stops after
+ * @nr_started entries even if @failed is no longer on the list, and
+ * earlier if it meets @failed sooner because one before it went away.
  */
 static void mn_classic_unwind(struct mmu_notifier_subscriptions *subs,
 			      const struct mmu_notifier_range *range,
-			      struct mmu_notifier *failed)
+			      struct mmu_notifier *failed, int nr_started)
 {
 	struct mmu_notifier *mn;
 
 	hlist_for_each_entry_rcu(mn, &subs->classic, hlist,
 				 srcu_read_lock_held(&mn_srcu)) {
-		if (mn == failed)
+		if (mn == failed || nr_started-- <= 0)
 			break;
 		if (mn->ops->invalidate_range_end)
 			mn_call_end(mn, range);
@@ -452,16 +456,17 @@ static int mn_classic_start(struct mmu_notifier_subscriptions *subs,
 			    const struct mmu_notifier_range *range)
 {
 	struct mmu_notifier *mn;
-	int idx, err = 0;
+	int idx, err = 0, walked = 0;
 
 	idx = srcu_read_lock(&mn_srcu);
 	hlist_for_each_entry_rcu(mn, &subs->classic, hlist,
 				 srcu_read_lock_held(&mn_srcu)) {
 		err = mn_call_start(mn, range);
 		if (unlikely(err)) {
-			mn_classic_unwind(subs, range, mn);
+			mn_classic_unwind(subs, range, mn, walked);
 			break;
 		}
+		walked++;
 	}
 	srcu_read_unlock(&mn_srcu, idx);
 	return err;

@@ -1213,6 +1213,57 @@ static void mnt_get_put(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&mnt_get_frees) - frees, 4);
 }
 
+/*
+ * A notifier that drops its last reference from inside a failing
+ * non-blockable start (so it is gone from the list by the time the core
+ * unwinds) must not make the core end notifiers that never started.
+ */
+static int mnt_c_start_put_and_refuse(struct mmu_notifier *mn,
+				      const struct mmu_notifier_range *range)
+{
+	if (mmu_notifier_range_blockable(range))
+		return 0;
+	mmu_notifier_put(mn);
+	return -EAGAIN;
+}
+
+static const struct mmu_notifier_ops mnt_put_on_refuse_ops = {
+	.invalidate_range_start = mnt_c_start_put_and_refuse,
+	.alloc_notifier = mnt_get_alloc,
+	.free_notifier = mnt_get_free,
+};
+
+static void mnt_classic_nonblock_unwind_bounded(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mmu_notifier_range range = {};
+	struct mnt_classic *first, *last;
+	struct mmu_notifier *gone;
+	int ret;
+
+	/* Walked in the order first, gone, last. */
+	last = mnt_new_classic(test, &mnt_classic_ops);
+	first = mnt_new_classic(test, &mnt_classic_ops);
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&last->mn, ctx->mm), 0);
+	gone = mmu_notifier_get(&mnt_put_on_refuse_ops, ctx->mm);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(gone));
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&first->mn, ctx->mm), 0);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, NULL, ctx->mm,
+				MNT_PG(0), MNT_PG(4));
+	ret = mmu_notifier_invalidate_range_start_nonblock(&range);
+	KUNIT_EXPECT_EQ(test, ret, -EAGAIN);
+	/* Whoever started was ended, once; nobody else was. */
+	KUNIT_EXPECT_EQ(test, atomic_read(&first->starts), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&first->ends), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&last->ends),
+			atomic_read(&last->starts));
+
+	mmu_notifier_unregister(&first->mn, ctx->mm);
+	mmu_notifier_unregister(&last->mn, ctx->mm);
+	mmu_notifier_synchronize();
+}
+
 /* ---- interval notifiers meeting classic ones and rmap locks ---------- */
 
 /*
@@ -1780,6 +1831,7 @@ static struct kunit_case mnt_classic_cases[] = {
 	KUNIT_CASE(mnt_classic_release_while_listed),
 	KUNIT_CASE(mnt_classic_blockable_refusal),
 	KUNIT_CASE(mnt_classic_range_flags),
+	KUNIT_CASE(mnt_classic_nonblock_unwind_bounded),
 	{}
 };
 
