@@ -658,6 +658,10 @@ int mmu_notifier_register(struct mmu_notifier *subscription,
 }
 EXPORT_SYMBOL_GPL(mmu_notifier_register);
 
+/*
+ * The notifier of @ops on @mm with one more use, NULL if there is none, or
+ * ERR_PTR(-EOVERFLOW) if its use count cannot grow.
+ */
 static struct mmu_notifier *
 mn_find_shared(struct mmu_notifier_subscriptions *subs,
 	       const struct mmu_notifier_ops *ops, struct mm_struct *mm)
@@ -671,6 +675,8 @@ mn_find_shared(struct mmu_notifier_subscriptions *subs,
 		if (likely(mn->users != UINT_MAX)) {
 			mn->users++;
 			found = mn;
+		} else {
+			found = ERR_PTR(-EOVERFLOW);
 		}
 		break;
 	}
@@ -687,7 +693,8 @@ mn_find_shared(struct mmu_notifier_subscriptions *subs,
  * count raised, or allocates one with ops->alloc_notifier() and registers
  * it. Each successful call is balanced by one mmu_notifier_put().
  *
- * Return: the notifier or an ERR_PTR().
+ * Return: the notifier or an ERR_PTR(): -EOVERFLOW if the notifier already
+ * has UINT_MAX uses, or what allocating or registering it returned.
  */
 struct mmu_notifier *mmu_notifier_get_locked(const struct mmu_notifier_ops *ops,
 					     struct mm_struct *mm)

@@ -1213,6 +1213,31 @@ static void mnt_get_put(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&mnt_get_frees) - frees, 4);
 }
 
+/* A use count that would overflow is refused, not met with a second one. */
+static void mnt_get_overflow(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mmu_notifier *a, *b;
+	int allocs;
+
+	a = mmu_notifier_get(&mnt_get_ops_a, ctx->mm);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(a));
+	allocs = atomic_read(&mnt_get_allocs);
+
+	a->users = UINT_MAX;	/* as if that many gets were outstanding */
+	b = mmu_notifier_get(&mnt_get_ops_a, ctx->mm);
+	a->users = 1;
+	KUNIT_EXPECT_TRUE(test, IS_ERR(b));
+	if (IS_ERR(b))
+		KUNIT_EXPECT_EQ(test, PTR_ERR(b), -EOVERFLOW);
+	else
+		mmu_notifier_put(b);
+	KUNIT_EXPECT_EQ(test, atomic_read(&mnt_get_allocs), allocs);
+
+	mmu_notifier_put(a);
+	mmu_notifier_synchronize();
+}
+
 /*
  * A notifier that drops its last reference from inside a failing
  * non-blockable start (so it is gone from the list by the time the core
@@ -1831,6 +1856,7 @@ static struct kunit_case mnt_classic_cases[] = {
 	KUNIT_CASE(mnt_classic_release_while_listed),
 	KUNIT_CASE(mnt_classic_blockable_refusal),
 	KUNIT_CASE(mnt_classic_range_flags),
+	KUNIT_CASE(mnt_get_overflow),
 	KUNIT_CASE(mnt_classic_nonblock_unwind_bounded),
 	{}
 };
