@@ -6,7 +6,8 @@ tools/testing/kunit/kunit.py parse) and the selftests' TAP, scans the kernel's
 own messages for splats, prints a table per suite and ends with the line
 'N passed, N failed[, N skipped]'. Exit status 1 on any failure: a failed or
 errored case, a skip not on the expected-skip list, an incomplete run, or a
-BUG/WARNING/Oops/Call Trace/lockdep/KASAN report in the console.
+BUG/WARNING/Oops/Call Trace/lockdep/KASAN report in the console (but for a
+WARNING a test announced with HMM-EXPECT-WARN-BEGIN, see console_suite).
 """
 import argparse
 import json
@@ -156,15 +157,51 @@ def guest_suite(lines):
     return s
 
 
+# A test that provokes a driver bug on purpose brackets it with these kernel
+# messages; a WARNING in between is accepted only when it is raised in one of
+# the functions the BEGIN line names (together with its call trace).
+EXPECT_BEGIN = re.compile(r'HMM-EXPECT-WARN-BEGIN (.+)$')
+EXPECT_END = 'HMM-EXPECT-WARN-END'
+WARN_AT = re.compile(r'WARNING: .* at \S+ ([\w.]+)\+0x')
+END_TRACE = '---[ end trace'
+
+
 def console_suite(lines):
     s = Suite('console')
-    hits = [l for l in lines if KMSG.match(l) and SPLAT.search(l)]
+    hits = []
+    expected = 0
+    allowed = None      # functions whose WARNING is expected right now
+    in_report = False   # inside the report of an expected WARNING
+    for l in lines:
+        if not KMSG.match(l):
+            continue
+        m = EXPECT_BEGIN.search(l)
+        if m:
+            allowed, in_report = set(m.group(1).split()), False
+            continue
+        if EXPECT_END in l:
+            allowed, in_report = None, False
+            continue
+        if allowed is not None:
+            w = WARN_AT.search(l)
+            if w and w.group(1) in allowed:
+                expected += 1
+                in_report = True
+                continue
+            if in_report and END_TRACE in l:
+                in_report = False
+                continue
+            if in_report and 'Call Trace:' in l:
+                continue
+        if SPLAT.search(l):
+            hits.append(l)
     for h in hits[:20]:
         s.add('splat', 'FAIL', h.strip())
     if len(hits) > 20:
         s.add('splat', 'FAIL', f'... and {len(hits) - 20} more')
     if not hits:
-        s.add('no BUG/WARNING/Oops/lockdep/KASAN in kernel log', 'PASS')
+        note = f' ({expected} WARNINGs provoked and expected by tests)' if expected else ''
+        s.add('no BUG/WARNING/Oops/lockdep/KASAN in kernel log' + note, 'PASS')
     return s
 
 

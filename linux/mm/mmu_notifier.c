@@ -25,6 +25,12 @@
  * the current odd seq is inside that invalidation and waits for it; a reader
  * holding any other value may start, and read_retry() catches a later hit
  * because the hit stores a value different from the one the reader got.
+ *
+ * Whether an invalidation opens the interval side at all depends on
+ * itree_enabled, read once at its start and once at its end. Both reads
+ * must agree, so the flag (like the classic list) only changes under
+ * mm_take_all_locks(): every invalidation runs under the mmap lock or an
+ * rmap lock, or on an mm without users, and none can be in flight then.
  */
 #include <linux/export.h>
 #include <linux/interval_tree.h>
@@ -40,13 +46,6 @@
 /* Every classic notifier walk runs inside this SRCU read section. */
 DEFINE_STATIC_SRCU(mn_srcu);
 
-/*
- * Set in range->flags by a start that opened the interval tree, so that the
- * matching end closes exactly what was opened even if intervals were enabled
- * on the mm (or the mm got its first subscription) in between.
- */
-#define MN_RANGE_ITREE_OPEN	BIT(31)
-
 #ifdef CONFIG_LOCKDEP
 struct lockdep_map __mmu_notifier_invalidate_range_start_map = {
 	.name = "mmu_notifier_invalidate_range_start"
@@ -56,7 +55,7 @@ struct lockdep_map __mmu_notifier_invalidate_range_start_map = {
 /**
  * struct mmu_notifier_subscriptions - everything subscribed to one mm
  * @classic: struct mmu_notifier list, RCU, changed under @lock
- * @itree_enabled: intervals may be present; set once, under the mmap lock
+ * @itree_enabled: intervals may be present; set once, under all mm locks
  * @lock: protects the fields below and changes to @classic
  * @seq: interval sequence number, odd while the tree is frozen
  * @open: invalidations started and not yet ended
@@ -159,9 +158,20 @@ static void mn_itree_close(struct mmu_notifier_subscriptions *subs)
 }
 
 /*
- * Call every interval overlapping [start, last]. On a refusal (only legal
- * when the range is not blockable) the invalidation is closed again here, so
- * a failed start leaves nothing for the caller to end.
+ * A callback refused an invalidation it had to carry out (a blockable one
+ * may sleep, so it has no excuse). The page tables change anyway; all the
+ * core can do is say so, once, and go on as if the callback had succeeded,
+ * so that everybody else still gets a start for the end that will come.
+ */
+static noinline void mn_report_refusal(const void *callback, int err)
+{
+	WARN_ONCE(1, "%pS refused a blockable invalidation: %d\n", callback, err);
+}
+
+/*
+ * Open an invalidation of [start, last] and call every interval overlapping
+ * it. The caller closes it again with mn_itree_close(), also when a
+ * non-blockable callback refused and this returns -EAGAIN.
  */
 static int mn_itree_invalidate(struct mmu_notifier_subscriptions *subs,
 			       const struct mmu_notifier_range *range,
@@ -179,11 +189,11 @@ static int mn_itree_invalidate(struct mmu_notifier_subscriptions *subs,
 		done = sub->ops->invalidate(sub, range, seq);
 		if (!blockable)
 			non_block_end();
-		if (unlikely(!done)) {
-			WARN_ON(blockable);
-			mn_itree_close(subs);
+		if (likely(done))
+			continue;
+		if (!blockable)
 			return -EAGAIN;
-		}
+		mn_report_refusal(sub->ops->invalidate, -EAGAIN);
 	}
 	return 0;
 }
@@ -239,6 +249,23 @@ mmu_interval_read_begin(struct mmu_interval_notifier *interval_sub)
 }
 EXPORT_SYMBOL_GPL(mmu_interval_read_begin);
 
+/*
+ * The thaw moves seq on and applies the queue in one critical section, so
+ * an interval whose remove was queued is unlinked only once the lock is
+ * dropped. Reading seq without the lock could see the new value earlier and
+ * let the caller free or reinsert a node the thaw is still unlinking.
+ */
+static bool mn_seq_moved_on(struct mmu_notifier_subscriptions *subs,
+			    unsigned long seq)
+{
+	bool moved;
+
+	spin_lock(&subs->lock);
+	moved = subs->seq != seq;
+	spin_unlock(&subs->lock);
+	return moved;
+}
+
 /* At exit the intervals get one last, blockable, whole-mm invalidation. */
 static void mn_itree_release(struct mmu_notifier_subscriptions *subs,
 			     struct mm_struct *mm)
@@ -256,11 +283,11 @@ static void mn_itree_release(struct mmu_notifier_subscriptions *subs,
 }
 
 /*
- * Tell every classic notifier the mm is going away. Each one is unhooked
- * before its ->release() runs, and whoever unhooks it (this or unregister)
- * is the only one to call ->release(). The SRCU read section covers the
- * whole loop so that a racing unregister cannot free a notifier we still
- * call.
+ * Tell every classic notifier the mm is going away, then unhook them all.
+ * Each stays hooked while its ->release() runs: until that has torn the
+ * secondary mappings down, an rmap invalidation running meanwhile (reclaim,
+ * migration) must still reach it. An unregister racing with this may call
+ * ->release() a second time, as it always could.
  */
 static void mn_classic_release(struct mmu_notifier_subscriptions *subs,
 			       struct mm_struct *mm)
@@ -269,20 +296,16 @@ static void mn_classic_release(struct mmu_notifier_subscriptions *subs,
 	int idx;
 
 	idx = srcu_read_lock(&mn_srcu);
-	for (;;) {
-		spin_lock(&subs->lock);
-		mn = hlist_empty(&subs->classic) ? NULL :
-			hlist_entry(subs->classic.first, struct mmu_notifier,
-				    hlist);
-		if (mn)
-			hlist_del_init_rcu(&mn->hlist);
-		spin_unlock(&subs->lock);
-		if (!mn)
-			break;
+	hlist_for_each_entry_rcu(mn, &subs->classic, hlist,
+				 srcu_read_lock_held(&mn_srcu))
 		if (mn->ops->release)
 			mn->ops->release(mn, mm);
-	}
 	srcu_read_unlock(&mn_srcu, idx);
+
+	spin_lock(&subs->lock);
+	while (!hlist_empty(&subs->classic))
+		hlist_del_init_rcu(subs->classic.first);
+	spin_unlock(&subs->lock);
 
 	/* No callback still running on any of them after we return. */
 	synchronize_srcu(&mn_srcu);
@@ -379,49 +402,71 @@ static void mn_call_end(struct mmu_notifier *mn,
 }
 
 /*
- * Undo a start that @failed refused: every notifier walked before it has
- * started and gets its end now, as it would have from a normal end.
+ * Undo a non-blockable start that the notifier at position @nr_started of
+ * the list, @failed, refused: the ones walked before it get the end they
+ * would have had. Notifiers can be unhooked meanwhile (not added: that
+ * needs the mmap lock, which the caller holds), so the walk stops after
+ * @nr_started entries even if @failed is no longer on the list, and
+ * earlier if it meets @failed sooner because one before it went away.
  */
 static void mn_classic_unwind(struct mmu_notifier_subscriptions *subs,
 			      const struct mmu_notifier_range *range,
-			      struct mmu_notifier *failed)
+			      struct mmu_notifier *failed, int nr_started)
 {
 	struct mmu_notifier *mn;
 
 	hlist_for_each_entry_rcu(mn, &subs->classic, hlist,
 				 srcu_read_lock_held(&mn_srcu)) {
-		if (mn == failed)
+		if (mn == failed || nr_started-- <= 0)
 			break;
 		if (mn->ops->invalidate_range_end)
 			mn_call_end(mn, range);
 	}
 }
 
+/*
+ * Start one notifier. Only a non-blockable start may be refused, and only
+ * with -EAGAIN; a blockable one is carried on with.
+ */
+static int mn_call_start(struct mmu_notifier *mn,
+			 const struct mmu_notifier_range *range)
+{
+	bool blockable = mmu_notifier_range_blockable(range);
+	int err;
+
+	if (!mn->ops->invalidate_range_start)
+		return 0;
+	if (!blockable)
+		non_block_start();
+	err = mn->ops->invalidate_range_start(mn, range);
+	if (!blockable)
+		non_block_end();
+	if (likely(!err))
+		return 0;
+	if (blockable) {
+		mn_report_refusal(mn->ops->invalidate_range_start, err);
+		return 0;
+	}
+	WARN_ONCE(err != -EAGAIN, "%pS failed an invalidation: %d\n",
+		  mn->ops->invalidate_range_start, err);
+	return -EAGAIN;
+}
+
 static int mn_classic_start(struct mmu_notifier_subscriptions *subs,
 			    const struct mmu_notifier_range *range)
 {
-	bool blockable = mmu_notifier_range_blockable(range);
 	struct mmu_notifier *mn;
-	int idx, err = 0;
+	int idx, err = 0, walked = 0;
 
 	idx = srcu_read_lock(&mn_srcu);
 	hlist_for_each_entry_rcu(mn, &subs->classic, hlist,
 				 srcu_read_lock_held(&mn_srcu)) {
-		if (!mn->ops->invalidate_range_start)
-			continue;
-		if (!blockable)
-			non_block_start();
-		err = mn->ops->invalidate_range_start(mn, range);
-		if (!blockable)
-			non_block_end();
+		err = mn_call_start(mn, range);
 		if (unlikely(err)) {
-			/* Only a non-blockable start may fail, with -EAGAIN. */
-			WARN_ONCE(blockable || err != -EAGAIN,
-				  "%pS refused an invalidation: %d\n",
-				  mn->ops->invalidate_range_start, err);
-			mn_classic_unwind(subs, range, mn);
+			mn_classic_unwind(subs, range, mn, walked);
 			break;
 		}
+		walked++;
 	}
 	srcu_read_unlock(&mn_srcu, idx);
 	return err;
@@ -431,25 +476,17 @@ int __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 {
 	struct mmu_notifier_subscriptions *subs =
 		range->mm->notifier_subscriptions;
-	int err;
+	bool itree = READ_ONCE(subs->itree_enabled);
+	int err = 0;
 
-	range->flags &= ~MN_RANGE_ITREE_OPEN;
-	if (READ_ONCE(subs->itree_enabled)) {
+	if (itree)
 		err = mn_itree_invalidate(subs, range, range->start,
 					  range->end - 1);
-		if (err)
-			return err;
-		range->flags |= MN_RANGE_ITREE_OPEN;
-	}
-	if (hlist_empty(&subs->classic))
-		return 0;
-
-	err = mn_classic_start(subs, range);
-	/* The caller will not end a failed start: close the tree side too. */
-	if (err && (range->flags & MN_RANGE_ITREE_OPEN)) {
-		range->flags &= ~MN_RANGE_ITREE_OPEN;
+	if (!err && !hlist_empty(&subs->classic))
+		err = mn_classic_start(subs, range);
+	/* The caller will not end a failed start: close it here. */
+	if (err && itree)
 		mn_itree_close(subs);
-	}
 	return err;
 }
 
@@ -482,10 +519,8 @@ void __mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range,
 		range->mm->notifier_subscriptions;
 
 	lock_map_acquire(&__mmu_notifier_invalidate_range_start_map);
-	if (range->flags & MN_RANGE_ITREE_OPEN) {
-		range->flags &= ~MN_RANGE_ITREE_OPEN;
+	if (READ_ONCE(subs->itree_enabled))
 		mn_itree_close(subs);
-	}
 	if (!hlist_empty(&subs->classic))
 		mn_classic_end(subs, range, only_end);
 	lock_map_release(&__mmu_notifier_invalidate_range_start_map);
@@ -521,13 +556,16 @@ static struct mmu_notifier_subscriptions *mn_subs_alloc(void)
 }
 
 /*
- * Hook a classic notifier up. mm_take_all_locks() keeps every invalidation
- * out while we do (they run under the mmap lock or an rmap lock), so a new
- * notifier never sees an end without the start that goes with it.
+ * Publish @subs if it is new and hook @subscription up, or enable interval
+ * notifiers when it is NULL. mm_take_all_locks() keeps every invalidation
+ * out while we do (they run under the mmap lock or an rmap lock), so none
+ * is ever half seen: a new classic notifier never gets an end without the
+ * start that goes with it, and no invalidation opens the interval side at
+ * its start without closing it at its end, or the other way round.
  */
-static int mn_classic_add(struct mmu_notifier_subscriptions *subs,
-			  struct mmu_notifier *subscription,
-			  struct mm_struct *mm, bool publish)
+static int mn_subscribe(struct mmu_notifier_subscriptions *subs,
+			struct mmu_notifier *subscription,
+			struct mm_struct *mm, bool publish)
 {
 	int err;
 
@@ -537,12 +575,16 @@ static int mn_classic_add(struct mmu_notifier_subscriptions *subs,
 	if (publish) /* pairs with smp_load_acquire() in interval insert */
 		smp_store_release(&mm->notifier_subscriptions, subs);
 
-	mmgrab(mm);
-	subscription->mm = mm;
-	subscription->users = 1;
-	spin_lock(&subs->lock);
-	hlist_add_head_rcu(&subscription->hlist, &subs->classic);
-	spin_unlock(&subs->lock);
+	if (subscription) {
+		mmgrab(mm);
+		subscription->mm = mm;
+		subscription->users = 1;
+		spin_lock(&subs->lock);
+		hlist_add_head_rcu(&subscription->hlist, &subs->classic);
+		spin_unlock(&subs->lock);
+	} else {
+		WRITE_ONCE(subs->itree_enabled, true);
+	}
 
 	mm_drop_all_locks(mm);
 	return 0;
@@ -581,27 +623,14 @@ int __mmu_notifier_register(struct mmu_notifier *subscription,
 		if (!subs)
 			return -ENOMEM;
 		fresh = true;
-	}
-
-	if (subscription) {
-		err = mn_classic_add(subs, subscription, mm, fresh);
-		if (err) {
-			if (fresh)
-				kfree(subs);
-			return err;
-		}
+	} else if (!subscription && subs->itree_enabled) {
 		return 0;
 	}
 
-	/*
-	 * Intervals need no rmap exclusion: an invalidation that misses the
-	 * new state sees no interval, and none can be inserted before we
-	 * return.
-	 */
-	if (fresh) /* pairs with smp_load_acquire() in interval insert */
-		smp_store_release(&mm->notifier_subscriptions, subs);
-	WRITE_ONCE(subs->itree_enabled, true);
-	return 0;
+	err = mn_subscribe(subs, subscription, mm, fresh);
+	if (err && fresh)
+		kfree(subs);
+	return err;
 }
 EXPORT_SYMBOL_GPL(__mmu_notifier_register);
 
@@ -629,6 +658,10 @@ int mmu_notifier_register(struct mmu_notifier *subscription,
 }
 EXPORT_SYMBOL_GPL(mmu_notifier_register);
 
+/*
+ * The notifier of @ops on @mm with one more use, NULL if there is none, or
+ * ERR_PTR(-EOVERFLOW) if its use count cannot grow.
+ */
 static struct mmu_notifier *
 mn_find_shared(struct mmu_notifier_subscriptions *subs,
 	       const struct mmu_notifier_ops *ops, struct mm_struct *mm)
@@ -642,6 +675,8 @@ mn_find_shared(struct mmu_notifier_subscriptions *subs,
 		if (likely(mn->users != UINT_MAX)) {
 			mn->users++;
 			found = mn;
+		} else {
+			found = ERR_PTR(-EOVERFLOW);
 		}
 		break;
 	}
@@ -658,7 +693,8 @@ mn_find_shared(struct mmu_notifier_subscriptions *subs,
  * count raised, or allocates one with ops->alloc_notifier() and registers
  * it. Each successful call is balanced by one mmu_notifier_put().
  *
- * Return: the notifier or an ERR_PTR().
+ * Return: the notifier or an ERR_PTR(): -EOVERFLOW if the notifier already
+ * has UINT_MAX uses, or what allocating or registering it returned.
  */
 struct mmu_notifier *mmu_notifier_get_locked(const struct mmu_notifier_ops *ops,
 					     struct mm_struct *mm)
@@ -703,31 +739,31 @@ void __mmu_notifier_subscriptions_destroy(struct mm_struct *mm)
  * @subscription: the notifier
  * @mm: the mm it was registered on
  *
- * Runs ->release() unless exit_mmap() already did, then waits until no
- * callback of the notifier is running, so its memory may be freed once this
- * returns. Drops the mm_count reference taken at registration. May sleep.
- * Notifiers from mmu_notifier_get() are released with mmu_notifier_put().
+ * Runs ->release() unless exit_mmap() already unhooked the notifier, with
+ * the notifier still hooked up (see mn_classic_release()), then unhooks it
+ * and waits until no callback of it is running, so its memory may be freed
+ * once this returns. Drops the mm_count reference taken at registration.
+ * May sleep. Notifiers from mmu_notifier_get() go with mmu_notifier_put().
  */
 void mmu_notifier_unregister(struct mmu_notifier *subscription,
 			     struct mm_struct *mm)
 {
 	struct mmu_notifier_subscriptions *subs = mm->notifier_subscriptions;
-	bool unhooked = false;
 	int idx;
 
 	WARN_ON_ONCE(atomic_read(&mm->mm_count) <= 0);
 
-	spin_lock(&subs->lock);
 	if (!hlist_unhashed(&subscription->hlist)) {
-		hlist_del_init_rcu(&subscription->hlist);
-		unhooked = true;
-	}
-	spin_unlock(&subs->lock);
-
-	if (unhooked && subscription->ops->release) {
-		idx = srcu_read_lock(&mn_srcu);
-		subscription->ops->release(subscription, mm);
-		srcu_read_unlock(&mn_srcu, idx);
+		if (subscription->ops->release) {
+			idx = srcu_read_lock(&mn_srcu);
+			subscription->ops->release(subscription, mm);
+			srcu_read_unlock(&mn_srcu, idx);
+		}
+		spin_lock(&subs->lock);
+		/* exit_mmap() may have unhooked it meanwhile. */
+		if (!hlist_unhashed(&subscription->hlist))
+			hlist_del_init_rcu(&subscription->hlist);
+		spin_unlock(&subs->lock);
 	}
 
 	/* Also waits for a ->release() that exit_mmap() is running. */
@@ -848,8 +884,9 @@ static int mn_interval_add(struct mmu_interval_notifier *sub,
  * that overlaps [@start, @start + @length). If an invalidation is running
  * right now the interval counts as invalidated: mmu_interval_read_begin()
  * waits for it to end. Holds an mm_count reference on @mm until
- * mmu_interval_notifier_remove(). May take the mmap lock, the first time
- * @mm gets an interval.
+ * mmu_interval_notifier_remove(). The first interval of @mm takes the mmap
+ * lock and every rmap lock of @mm (mm_take_all_locks()), and so waits for
+ * invalidations already running to end; none of those locks may be held.
  *
  * Return: 0, -EOVERFLOW for an empty or wrapping interval, or -ENOMEM/-EINTR
  * from setting up @mm.
@@ -943,7 +980,7 @@ void mmu_interval_notifier_remove(struct mmu_interval_notifier *interval_sub)
 	lock_map_release(&__mmu_notifier_invalidate_range_start_map);
 
 	if (wait_seq)
-		wait_event(subs->waitq, READ_ONCE(subs->seq) != wait_seq);
+		wait_event(subs->waitq, mn_seq_moved_on(subs, wait_seq));
 
 	mmdrop(mm);
 }

@@ -16,12 +16,17 @@
 #include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
+#include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/mmu_notifier.h>
 #include <linux/prandom.h>
+#include <linux/printk.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
@@ -33,6 +38,16 @@
 #define MNT_BLOCKED_MS	100
 /* How long a released helper may take to finish before we call it lost. */
 #define MNT_FINISH_TIMEOUT	(10 * HZ)
+
+/*
+ * A few cases provoke a driver bug on purpose and the core WARNs about it.
+ * The console verdict accepts a WARNING between these two lines only when
+ * it comes from one of the functions named on the first.
+ */
+#define MNT_EXPECT_WARN(funcs)	pr_info("HMM-EXPECT-WARN-BEGIN %s\n", funcs)
+#define MNT_EXPECT_WARN_END()	pr_info("HMM-EXPECT-WARN-END\n")
+/* Where the core reports a callback refusing a blockable invalidation. */
+#define MNT_REFUSAL_WARNERS	"mn_report_refusal"
 
 struct mnt_sub {
 	struct mmu_interval_notifier notifier;
@@ -46,6 +61,8 @@ struct mnt_sub {
 	bool last_blockable;
 	/* Refuse non-blockable invalidations, as a driver that must sleep. */
 	bool refuse_nonblock;
+	/* Refuse every invalidation: a driver bug the core must survive. */
+	bool refuse_always;
 	/* When set, the callback reports it is running and waits for @resume. */
 	struct completion *entered;
 	struct completion *resume;
@@ -57,7 +74,8 @@ static bool mnt_invalidate(struct mmu_interval_notifier *mni,
 {
 	struct mnt_sub *sub = container_of(mni, struct mnt_sub, notifier);
 
-	if (sub->refuse_nonblock && !mmu_notifier_range_blockable(range)) {
+	if (sub->refuse_always ||
+	    (sub->refuse_nonblock && !mmu_notifier_range_blockable(range))) {
 		spin_lock(&sub->lock);
 		sub->refused++;
 		spin_unlock(&sub->lock);
@@ -189,6 +207,7 @@ struct mnt_async {
 	struct mnt_sub *sub;
 	unsigned long first;
 	unsigned long npages;
+	unsigned long addr;	/* absolute start, for mnt_do_insert_addr() */
 	unsigned long seq;
 	int ret;
 	void (*fn)(struct mnt_async *async);
@@ -261,6 +280,17 @@ static void mnt_do_insert(struct mnt_async *async)
 						  MNT_PG(async->first),
 						  async->npages * PAGE_SIZE,
 						  &mnt_ops);
+}
+
+/* Insert over [addr, addr + npages) and open a read section right away. */
+static void mnt_do_insert_addr(struct mnt_async *async)
+{
+	async->ret = mmu_interval_notifier_insert(&async->sub->notifier,
+						  async->ctx->mm, async->addr,
+						  async->npages * PAGE_SIZE,
+						  &mnt_ops);
+	if (!async->ret)
+		async->seq = mmu_interval_read_begin(&async->sub->notifier);
 }
 
 static void mnt_do_held_invalidate(struct mnt_async *async)
@@ -718,6 +748,8 @@ static void mnt_nonblock_interval(struct kunit *test)
 struct mnt_classic {
 	struct mmu_notifier mn;
 	atomic_t release;
+	/* ->release() saw a secondary TLB flush reach this very notifier. */
+	atomic_t flushed_in_release;
 	atomic_t starts;
 	atomic_t ends;
 	atomic_t inv_range;
@@ -727,6 +759,7 @@ struct mnt_classic {
 	atomic_t change_pte;
 	int young;		/* what the young hooks answer */
 	bool refuse_nonblock;
+	bool refuse_always;
 	struct mmu_notifier_range seen;
 	unsigned long seen_addr;
 	pte_t seen_pte;
@@ -744,7 +777,8 @@ static int mnt_c_start(struct mmu_notifier *mn,
 {
 	struct mnt_classic *c = to_mnt_classic(mn);
 
-	if (c->refuse_nonblock && !mmu_notifier_range_blockable(range))
+	if (c->refuse_always ||
+	    (c->refuse_nonblock && !mmu_notifier_range_blockable(range)))
 		return -EAGAIN;
 	c->seen = *range;
 	atomic_inc(&c->starts);
@@ -803,6 +837,16 @@ static const struct mmu_notifier_ops mnt_classic_ops = {
 	.test_young = mnt_c_test_young,
 	.change_pte = mnt_c_change_pte,
 };
+
+static struct mnt_classic *mnt_new_classic(struct kunit *test,
+					   const struct mmu_notifier_ops *ops)
+{
+	struct mnt_classic *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->mn.ops = ops;
+	return c;
+}
 
 /* Every hook reaches every registered notifier; young answers are OR-ed. */
 static void mnt_classic_hooks(struct kunit *test)
@@ -970,6 +1014,114 @@ static void mnt_classic_nonblock(struct kunit *test)
 		mmu_notifier_unregister(&c[i]->mn, ctx->mm);
 }
 
+/*
+ * ->release() runs while the notifier is still hooked up, so a secondary TLB
+ * flush that an rmap invalidation issues meanwhile still reaches a notifier
+ * that may map the page (IOMMU SVA). Here the flush is issued from inside
+ * ->release() itself, at exit and at unregister.
+ */
+static void mnt_c_release_probe(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct mnt_classic *c = to_mnt_classic(mn);
+	int before = atomic_read(&c->inv_range);
+
+	mmu_notifier_invalidate_range(mm, 0, PAGE_SIZE);
+	if (atomic_read(&c->inv_range) != before)
+		atomic_inc(&c->flushed_in_release);
+	atomic_inc(&c->release);
+}
+
+static const struct mmu_notifier_ops mnt_probe_ops = {
+	.release = mnt_c_release_probe,
+	.invalidate_range = mnt_c_inv_range,
+};
+
+static void mnt_classic_release_while_listed(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_classic *at_exit = mnt_new_classic(test, &mnt_probe_ops);
+	struct mnt_classic *at_unreg = mnt_new_classic(test, &mnt_probe_ops);
+	struct mm_struct *mm = mm_alloc();
+
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&at_exit->mn, mm), 0);
+	mmput(mm);
+	KUNIT_EXPECT_EQ(test, atomic_read(&at_exit->release), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&at_exit->flushed_in_release), 1);
+	mmu_notifier_unregister(&at_exit->mn, mm);
+	KUNIT_EXPECT_EQ(test, atomic_read(&at_exit->release), 1);
+
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&at_unreg->mn, ctx->mm), 0);
+	mmu_notifier_unregister(&at_unreg->mn, ctx->mm);
+	KUNIT_EXPECT_EQ(test, atomic_read(&at_unreg->release), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&at_unreg->flushed_in_release), 1);
+}
+
+/*
+ * A blockable start a classic notifier refuses (a driver bug) is reported
+ * and carried on: every other notifier starts once and, at the caller's
+ * end, ends once.
+ */
+static void mnt_classic_blockable_refusal(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mmu_notifier_range range = {};
+	struct mnt_classic *c[3];
+	int i;
+
+	/* Registered last is walked first: c[0], the refusing c[1], c[2]. */
+	c[2] = mnt_new_classic(test, &mnt_classic_ops);
+	c[1] = mnt_new_classic(test, &mnt_refusing_ops);
+	c[0] = mnt_new_classic(test, &mnt_classic_ops);
+	c[1]->refuse_always = true;
+	for (i = 2; i >= 0; i--)
+		KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c[i]->mn, ctx->mm),
+				0);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, NULL, ctx->mm,
+				MNT_PG(0), MNT_PG(4));
+	MNT_EXPECT_WARN(MNT_REFUSAL_WARNERS);
+	mmu_notifier_invalidate_range_start(&range);
+	MNT_EXPECT_WARN_END();
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->starts), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[2]->starts), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->ends), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[2]->ends), 0);
+	mmu_notifier_invalidate_range_end(&range);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->ends), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[2]->ends), 1);
+
+	for (i = 0; i < 3; i++)
+		mmu_notifier_unregister(&c[i]->mn, ctx->mm);
+}
+
+/* The range callbacks see is the caller's, flags included. */
+static void mnt_classic_range_flags(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_classic *c = mnt_new_classic(test, &mnt_classic_ops);
+	struct mnt_sub *sub = mnt_new_sub(test);
+	struct mmu_notifier_range range = {};
+
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c->mn, ctx->mm), 0);
+	mnt_insert(test, sub, 0, 1);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL, ctx->mm,
+				MNT_PG(0), MNT_PG(1));
+	mmu_notifier_invalidate_range_start(&range);
+	KUNIT_EXPECT_EQ(test, c->seen.flags,
+			(unsigned int)MMU_NOTIFIER_RANGE_BLOCKABLE);
+	KUNIT_EXPECT_EQ(test, range.flags,
+			(unsigned int)MMU_NOTIFIER_RANGE_BLOCKABLE);
+	mmu_notifier_invalidate_range_end(&range);
+	KUNIT_EXPECT_EQ(test, range.flags,
+			(unsigned int)MMU_NOTIFIER_RANGE_BLOCKABLE);
+	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 1U);
+
+	mmu_interval_notifier_remove(&sub->notifier);
+	mmu_notifier_unregister(&c->mn, ctx->mm);
+}
+
 /* ---- mmu_notifier_get / put ------------------------------------------ */
 
 static atomic_t mnt_get_allocs = ATOMIC_INIT(0);
@@ -1061,17 +1213,275 @@ static void mnt_get_put(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&mnt_get_frees) - frees, 4);
 }
 
+/* A use count that would overflow is refused, not met with a second one. */
+static void mnt_get_overflow(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mmu_notifier *a, *b;
+	int allocs;
+
+	a = mmu_notifier_get(&mnt_get_ops_a, ctx->mm);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(a));
+	allocs = atomic_read(&mnt_get_allocs);
+
+	a->users = UINT_MAX;	/* as if that many gets were outstanding */
+	b = mmu_notifier_get(&mnt_get_ops_a, ctx->mm);
+	a->users = 1;
+	KUNIT_EXPECT_TRUE(test, IS_ERR(b));
+	if (IS_ERR(b))
+		KUNIT_EXPECT_EQ(test, PTR_ERR(b), -EOVERFLOW);
+	else
+		mmu_notifier_put(b);
+	KUNIT_EXPECT_EQ(test, atomic_read(&mnt_get_allocs), allocs);
+
+	mmu_notifier_put(a);
+	mmu_notifier_synchronize();
+}
+
+/*
+ * A notifier that drops its last reference from inside a failing
+ * non-blockable start (so it is gone from the list by the time the core
+ * unwinds) must not make the core end notifiers that never started.
+ */
+static int mnt_c_start_put_and_refuse(struct mmu_notifier *mn,
+				      const struct mmu_notifier_range *range)
+{
+	if (mmu_notifier_range_blockable(range))
+		return 0;
+	mmu_notifier_put(mn);
+	return -EAGAIN;
+}
+
+static const struct mmu_notifier_ops mnt_put_on_refuse_ops = {
+	.invalidate_range_start = mnt_c_start_put_and_refuse,
+	.alloc_notifier = mnt_get_alloc,
+	.free_notifier = mnt_get_free,
+};
+
+static void mnt_classic_nonblock_unwind_bounded(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mmu_notifier_range range = {};
+	struct mnt_classic *first, *last;
+	struct mmu_notifier *gone;
+	int ret;
+
+	/* Walked in the order first, gone, last. */
+	last = mnt_new_classic(test, &mnt_classic_ops);
+	first = mnt_new_classic(test, &mnt_classic_ops);
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&last->mn, ctx->mm), 0);
+	gone = mmu_notifier_get(&mnt_put_on_refuse_ops, ctx->mm);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(gone));
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&first->mn, ctx->mm), 0);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, NULL, ctx->mm,
+				MNT_PG(0), MNT_PG(4));
+	ret = mmu_notifier_invalidate_range_start_nonblock(&range);
+	KUNIT_EXPECT_EQ(test, ret, -EAGAIN);
+	/* Whoever started was ended, once; nobody else was. */
+	KUNIT_EXPECT_EQ(test, atomic_read(&first->starts), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&first->ends), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&last->ends),
+			atomic_read(&last->starts));
+
+	mmu_notifier_unregister(&first->mn, ctx->mm);
+	mmu_notifier_unregister(&last->mn, ctx->mm);
+	mmu_notifier_synchronize();
+}
+
+/* ---- interval notifiers meeting classic ones and rmap locks ---------- */
+
+/*
+ * A blockable invalidation that an interval refuses (a driver bug) is
+ * reported and otherwise carried out in full: the intervals after the one
+ * that refused and the classic notifiers are all started, and the end the
+ * caller will call has a start to pair with.
+ */
+static void mnt_blockable_refusal(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_sub *a = mnt_new_sub(test), *f = mnt_new_sub(test);
+	struct mnt_sub *b = mnt_new_sub(test);
+	struct mnt_classic *c = mnt_new_classic(test, &mnt_classic_ops);
+	struct mmu_notifier_range range;
+	struct mnt_async *wait_b;
+	unsigned long seq_b;
+
+	/* The tree is walked in address order: a, then f, then b. */
+	mnt_insert(test, a, 0, 1);
+	mnt_insert(test, f, 1, 1);
+	mnt_insert(test, b, 2, 1);
+	f->refuse_always = true;
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c->mn, ctx->mm), 0);
+	seq_b = mmu_interval_read_begin(&b->notifier);
+
+	MNT_EXPECT_WARN(MNT_REFUSAL_WARNERS);
+	mnt_inv_start(test, &range, 0, 3);
+	MNT_EXPECT_WARN_END();
+	KUNIT_EXPECT_EQ(test, f->refused, 1U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 1U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(b), 1U);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->starts), 1);
+	mmu_notifier_invalidate_range_end(&range);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->ends), 1);
+	KUNIT_EXPECT_TRUE(test, mnt_read_retry(b, seq_b));
+
+	/* Nothing is left invalidating. */
+	wait_b = mnt_read_begin_async(test, b);
+	if (!mnt_async_finish(test, wait_b))
+		return;
+	KUNIT_EXPECT_FALSE(test, mnt_read_retry(b, wait_b->seq));
+	kfree(wait_b);
+
+	mmu_notifier_unregister(&c->mn, ctx->mm);
+	mmu_interval_notifier_remove(&a->notifier);
+	mmu_interval_notifier_remove(&f->notifier);
+	mmu_interval_notifier_remove(&b->notifier);
+}
+
+/*
+ * The last invalidation, at exit, is blockable too: an interval refusing it
+ * neither stops the others from being told nor unbalances the mm's count of
+ * open invalidations (the console check catches a second close).
+ */
+static void mnt_release_refusal(struct kunit *test)
+{
+	struct mnt_sub *r = mnt_new_sub(test), *a = mnt_new_sub(test);
+	struct mm_struct *mm = mm_alloc();
+
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	r->refuse_always = true;
+	KUNIT_ASSERT_EQ(test, mmu_interval_notifier_insert(&r->notifier, mm,
+							   MNT_PG(0), PAGE_SIZE,
+							   &mnt_ops), 0);
+	KUNIT_ASSERT_EQ(test, mmu_interval_notifier_insert(&a->notifier, mm,
+							   MNT_PG(1), PAGE_SIZE,
+							   &mnt_ops), 0);
+
+	MNT_EXPECT_WARN(MNT_REFUSAL_WARNERS);
+	mmput(mm);		/* exit_mmap() -> mmu_notifier_release() */
+	MNT_EXPECT_WARN_END();
+	KUNIT_EXPECT_EQ(test, r->refused, 1U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 1U);
+	KUNIT_EXPECT_EQ(test, a->last_start, 0UL);
+	KUNIT_EXPECT_EQ(test, a->last_end, ULONG_MAX);
+
+	/* The intervals keep the mm_struct; removing them after exit is fine. */
+	mmu_interval_notifier_remove(&r->notifier);
+	mmu_interval_notifier_remove(&a->notifier);
+}
+
+/* Give the test's mm the layout exec would, and map a shmem file into it. */
+static unsigned long mnt_map_shmem(struct kunit *test, struct file **filep,
+				   unsigned long npages)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct file *file;
+	unsigned long addr;
+
+	ctx->mm->task_size = TASK_SIZE;
+	arch_pick_mmap_layout(ctx->mm, &current->signal->rlim[RLIMIT_STACK]);
+	file = shmem_file_setup("mnt-kunit", npages * PAGE_SIZE, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+
+	kthread_use_mm(ctx->mm);
+	addr = vm_mmap(file, 0, npages * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, 0);
+	kthread_unuse_mm(ctx->mm);
+	if (IS_ERR_VALUE(addr)) {
+		fput(file);
+		KUNIT_ASSERT_FAILURE(test, "vm_mmap of a shmem file: %ld",
+				     (long)addr);
+	}
+	*filep = file;
+	return addr;
+}
+
+/*
+ * Truncate, reclaim, migration and writeback invalidate holding only an rmap
+ * lock, not the mmap lock. Such an invalidation may already be running when
+ * a driver inserts the first interval of the mm. Either the insert waits
+ * for it to end, or the interval must count as invalidated by it: never may
+ * a read section that overlapped it be accepted.
+ */
+static void mnt_first_insert_vs_rmap(struct kunit *test, bool classic_first)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_sub *sub = mnt_new_sub(test);
+	struct mnt_classic *c = NULL;
+	struct mmu_notifier_range range = {};
+	struct address_space *mapping;
+	struct mnt_async *ins;
+	struct file *file;
+	unsigned long addr;
+	bool blocked;
+
+	addr = mnt_map_shmem(test, &file, 4);
+	mapping = file->f_mapping;
+	if (classic_first) {
+		c = mnt_new_classic(test, &mnt_classic_ops);
+		KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c->mn, ctx->mm), 0);
+	}
+
+	/* What unmap_mapping_range() does for a truncate. */
+	i_mmap_lock_read(mapping);
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL, ctx->mm,
+				addr, addr + 4 * PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+
+	ins = mnt_async_start(test, mnt_do_insert_addr, sub);
+	ins->addr = addr;
+	ins->npages = 4;
+	mnt_async_go(test, ins);
+	blocked = mnt_async_blocked(ins);
+
+	mmu_notifier_invalidate_range_end(&range);
+	i_mmap_unlock_read(mapping);
+	fput(file);
+	if (!mnt_async_finish(test, ins))
+		return;
+	KUNIT_ASSERT_EQ(test, ins->ret, 0);
+	KUNIT_EXPECT_TRUE_MSG(test, blocked || mnt_read_retry(sub, ins->seq),
+			      "first insert neither waited for the running invalidation nor saw it");
+	kfree(ins);
+
+	mmu_interval_notifier_remove(&sub->notifier);
+	if (c)
+		mmu_notifier_unregister(&c->mn, ctx->mm);
+}
+
+static void mnt_first_insert_vs_rmap_fresh_mm(struct kunit *test)
+{
+	mnt_first_insert_vs_rmap(test, false);
+}
+
+static void mnt_first_insert_vs_rmap_classic_mm(struct kunit *test)
+{
+	mnt_first_insert_vs_rmap(test, true);
+}
+
 /* ---- stress ----------------------------------------------------------- */
 
+/*
+ * Readers, invalidators and churners hammer one mm. Churners remove an
+ * interval, scribble over it as a driver that freed it and reused the
+ * memory would, and insert it again at once (what drivers do when a range
+ * changes): a core that lets remove return while the tree still uses the
+ * node turns that into a corrupted tree, which the census after the run
+ * reports, or into a fault on the poison. There are more threads than
+ * CPUs so that some of them are preempted inside the core.
+ */
 #define MNT_ST_PAGES		64
 #define MNT_ST_READERS		2
-#define MNT_ST_INVALIDATORS	2
-#define MNT_ST_CHURNERS		2
-#define MNT_ST_POOL		8	/* intervals each churner juggles */
+#define MNT_ST_INVALIDATORS	4
+#define MNT_ST_CHURNERS		4
+#define MNT_ST_POOL		4	/* intervals each churner juggles */
 #define MNT_ST_CHURN_OPS	40000
 #define MNT_ST_INV_OPS		40000
 #define MNT_ST_READ_OPS		20000
 #define MNT_ST_TIMEOUT		(60 * HZ)
+/* What a freed and reused interval looks like to a core still using it. */
+#define MNT_ST_POISON		0x6b
 
 struct mnt_st_sub {
 	struct mmu_interval_notifier notifier;
@@ -1079,6 +1489,9 @@ struct mnt_st_sub {
 	unsigned long first, npages;
 	atomic_t hits;		/* overlapping invalidations, counted by them */
 	bool live;
+	/* Census: the page being probed when this interval was last called. */
+	long census_page;
+	unsigned int census_hits;
 	struct mnt_stress *st;
 };
 
@@ -1094,7 +1507,38 @@ struct mnt_stress {
 	atomic_t insert_errors;
 	atomic_long_t retries, accepted, inserts, removes, invalidations;
 	atomic_long_t callbacks;
+	/* Set once every thread has stopped: the callbacks take a census. */
+	bool census;
+	long census_page;
+	unsigned int census_twice;	/* an interval met twice in one walk */
+	unsigned int census_stray;	/* called for a page it does not cover */
 };
+
+static bool mnt_st_overlaps(struct mnt_st_sub *s, unsigned long first,
+			    unsigned long last_excl)
+{
+	return first < s->first + s->npages && s->first < last_excl;
+}
+
+/*
+ * One interval met by a census walk over page st->census_page. Meeting it
+ * twice means the tree has a cycle or a node linked twice: refuse, which
+ * ends the (non-blockable) walk instead of looping forever.
+ */
+static bool mnt_st_census(struct mnt_st_sub *s)
+{
+	struct mnt_stress *st = s->st;
+
+	if (s->census_page == st->census_page) {
+		st->census_twice++;
+		return false;
+	}
+	s->census_page = st->census_page;
+	s->census_hits++;
+	if (!mnt_st_overlaps(s, st->census_page, st->census_page + 1))
+		st->census_stray++;
+	return true;
+}
 
 static bool mnt_st_invalidate(struct mmu_interval_notifier *mni,
 			      const struct mmu_notifier_range *range,
@@ -1102,6 +1546,8 @@ static bool mnt_st_invalidate(struct mmu_interval_notifier *mni,
 {
 	struct mnt_st_sub *s = container_of(mni, struct mnt_st_sub, notifier);
 
+	if (READ_ONCE(s->st->census))
+		return mnt_st_census(s);
 	if (!READ_ONCE(s->live))
 		atomic_inc(&s->st->dead_calls);
 	spin_lock(&s->lock);
@@ -1124,12 +1570,6 @@ static void mnt_st_finish(struct mnt_stress *st)
 {
 	if (atomic_dec_and_test(&st->running))
 		complete(&st->done);
-}
-
-static bool mnt_st_overlaps(struct mnt_st_sub *s, unsigned long first,
-			    unsigned long last_excl)
-{
-	return first < s->first + s->npages && s->first < last_excl;
 }
 
 static int mnt_st_invalidator(void *data)
@@ -1192,12 +1632,34 @@ static int mnt_st_reader(void *data)
 	return 0;
 }
 
+static void mnt_st_insert(struct mnt_stress *st, struct mnt_st_sub *s,
+			  struct rnd_state *rnd)
+{
+	s->first = prandom_u32_state(rnd) % MNT_ST_PAGES;
+	s->npages = 1 + prandom_u32_state(rnd) % 8;
+	WRITE_ONCE(s->live, true);
+	if (mmu_interval_notifier_insert(&s->notifier, st->mm, MNT_PG(s->first),
+					 s->npages * PAGE_SIZE, &mnt_st_ops)) {
+		WRITE_ONCE(s->live, false);
+		atomic_inc(&st->insert_errors);
+	}
+	atomic_long_inc(&st->inserts);
+}
+
+/* Remove, then treat the memory as freed and reused at once. */
+static void mnt_st_remove(struct mnt_stress *st, struct mnt_st_sub *s)
+{
+	mmu_interval_notifier_remove(&s->notifier);
+	WRITE_ONCE(s->live, false);
+	memset(&s->notifier, MNT_ST_POISON, sizeof(s->notifier));
+	atomic_long_inc(&st->removes);
+}
+
 static int mnt_st_churner(void *data)
 {
 	struct mnt_st_sub *pool = data;
 	struct mnt_stress *st = pool[0].st;
 	struct rnd_state rnd;
-	int ret;
 
 	prandom_seed_state(&rnd, (u64)(unsigned long)pool);
 	while (mnt_st_take(&st->churn_budget)) {
@@ -1205,33 +1667,62 @@ static int mnt_st_churner(void *data)
 					     MNT_ST_POOL];
 
 		if (s->live) {
-			mmu_interval_notifier_remove(&s->notifier);
-			WRITE_ONCE(s->live, false);
-			atomic_long_inc(&st->removes);
+			mnt_st_remove(st, s);
+			/* Most of the time the range just moves. */
+			if (prandom_u32_state(&rnd) % 4)
+				mnt_st_insert(st, s, &rnd);
 		} else {
-			s->first = prandom_u32_state(&rnd) % MNT_ST_PAGES;
-			s->npages = 1 + prandom_u32_state(&rnd) % 8;
-			WRITE_ONCE(s->live, true);
-			ret = mmu_interval_notifier_insert(&s->notifier, st->mm,
-							   MNT_PG(s->first),
-							   s->npages * PAGE_SIZE,
-							   &mnt_st_ops);
-			if (ret) {
-				WRITE_ONCE(s->live, false);
-				atomic_inc(&st->insert_errors);
-			}
-			atomic_long_inc(&st->inserts);
+			mnt_st_insert(st, s, &rnd);
 		}
 		cond_resched();
 	}
-	for (ret = 0; ret < MNT_ST_POOL; ret++) {
-		if (pool[ret].live) {
-			mmu_interval_notifier_remove(&pool[ret].notifier);
-			WRITE_ONCE(pool[ret].live, false);
-		}
-	}
 	mnt_st_finish(st);
 	return 0;
+}
+
+/*
+ * With every thread stopped, probe the tree one page at a time through
+ * non-blockable invalidations: each live interval must be met exactly once
+ * per page it covers and never for another page, and a removed one never.
+ */
+static void mnt_st_take_census(struct kunit *test, struct mnt_stress *st)
+{
+	struct mnt_st_sub *subs[MNT_ST_READERS + MNT_ST_CHURNERS * MNT_ST_POOL];
+	unsigned int i, n = 0, want;
+	long page;
+	int ret;
+
+	for (i = 0; i < MNT_ST_READERS; i++)
+		subs[n++] = &st->readers[i];
+	for (i = 0; i < MNT_ST_CHURNERS * MNT_ST_POOL; i++)
+		subs[n++] = &st->pool[0][0] + i;
+	for (i = 0; i < n; i++) {
+		subs[i]->census_page = -1;
+		subs[i]->census_hits = 0;
+	}
+
+	WRITE_ONCE(st->census, true);
+	for (page = 0; page < MNT_ST_PAGES + 8; page++) {
+		struct mmu_notifier_range range = {};
+
+		st->census_page = page;
+		mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL,
+					st->mm, MNT_PG(page), MNT_PG(page + 1));
+		ret = mmu_notifier_invalidate_range_start_nonblock(&range);
+		if (!ret)
+			mmu_notifier_invalidate_range_end(&range);
+	}
+	WRITE_ONCE(st->census, false);
+
+	KUNIT_EXPECT_EQ(test, st->census_twice, 0U);
+	KUNIT_EXPECT_EQ(test, st->census_stray, 0U);
+	for (i = 0; i < n; i++) {
+		want = subs[i]->live ? subs[i]->npages : 0;
+		KUNIT_EXPECT_EQ_MSG(test, subs[i]->census_hits, want,
+				    "interval %u [%lu, +%lu) %s", i,
+				    subs[i]->first, subs[i]->npages,
+				    subs[i]->live ? "live" : "removed");
+	}
 }
 
 static void mnt_stress(struct kunit *test)
@@ -1310,8 +1801,10 @@ static void mnt_stress(struct kunit *test)
 		   atomic_long_read(&st->accepted),
 		   atomic_long_read(&st->retries));
 
-	KUNIT_EXPECT_EQ(test, total, (long)(MNT_ST_CHURN_OPS + MNT_ST_INV_OPS +
-					    MNT_ST_READ_OPS));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&st->invalidations),
+			(long)MNT_ST_INV_OPS);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&st->retries) +
+			atomic_long_read(&st->accepted), (long)MNT_ST_READ_OPS);
 	KUNIT_EXPECT_EQ(test, atomic_read(&st->stale), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&st->dead_calls), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&st->insert_errors), 0);
@@ -1319,6 +1812,12 @@ static void mnt_stress(struct kunit *test)
 	KUNIT_EXPECT_GT(test, atomic_long_read(&st->retries), 0L);
 	KUNIT_EXPECT_GT(test, atomic_long_read(&st->accepted), 0L);
 
+	mnt_st_take_census(test, st);
+
+	for (i = 0; i < MNT_ST_CHURNERS; i++)
+		for (j = 0; j < MNT_ST_POOL; j++)
+			if (st->pool[i][j].live)
+				mnt_st_remove(st, &st->pool[i][j]);
 	for (i = 0; i < MNT_ST_READERS; i++)
 		mmu_interval_notifier_remove(&st->readers[i].notifier);
 	kfree(st);
@@ -1335,6 +1834,10 @@ static struct kunit_case mnt_interval_cases[] = {
 	KUNIT_CASE(mnt_insert_bad_length),
 	KUNIT_CASE(mnt_insert_locked),
 	KUNIT_CASE(mnt_nonblock_interval),
+	KUNIT_CASE(mnt_blockable_refusal),
+	KUNIT_CASE(mnt_release_refusal),
+	KUNIT_CASE(mnt_first_insert_vs_rmap_fresh_mm),
+	KUNIT_CASE(mnt_first_insert_vs_rmap_classic_mm),
 	{}
 };
 
@@ -1350,6 +1853,11 @@ static struct kunit_case mnt_classic_cases[] = {
 	KUNIT_CASE(mnt_classic_release),
 	KUNIT_CASE(mnt_classic_nonblock),
 	KUNIT_CASE(mnt_get_put),
+	KUNIT_CASE(mnt_classic_release_while_listed),
+	KUNIT_CASE(mnt_classic_blockable_refusal),
+	KUNIT_CASE(mnt_classic_range_flags),
+	KUNIT_CASE(mnt_get_overflow),
+	KUNIT_CASE(mnt_classic_nonblock_unwind_bounded),
 	{}
 };
 

@@ -67,10 +67,12 @@ enum mmu_notifier_event {
 /**
  * struct mmu_notifier_ops - callbacks of a classic mmu notifier
  * @release: the address space is going away (exit_mmap()) or the notifier
- *	is being unregistered, whichever comes first; called once. It may run
- *	concurrently with the other callbacks. Afterwards nothing may reach
- *	the pages through the secondary MMU any more: they are freed, and
- *	could be reused at once, possibly with another caching mode.
+ *	is being unregistered. The notifier is still hooked up while this
+ *	runs, so it may run concurrently with the other callbacks, and when
+ *	unregister races with exit_mmap() it may be called twice. Afterwards
+ *	nothing may reach the pages through the secondary MMU any more: they
+ *	are freed, and could be reused at once, possibly with another caching
+ *	mode.
  * @clear_flush_young: test and clear the accessed state of [start, end) in
  *	the secondary MMU, flushing its TLB; nonzero if it was young. Called
  *	after the CPU pte was aged, so both MMUs count for page aging.
@@ -85,8 +87,9 @@ enum mmu_notifier_event {
  *	secondary MMU must not set up new mappings of the range. Called with
  *	the pages still mapped and referenced. Unless the range is blockable
  *	(mmu_notifier_range_blockable()) it must not sleep and returns -EAGAIN
- *	if it would have to; otherwise it returns 0. A notifier whose start can
- *	fail must not implement @invalidate_range_end.
+ *	if it would have to; otherwise it returns 0 (an error there is
+ *	reported and ignored). A notifier whose start can fail must not
+ *	implement @invalidate_range_end.
  * @invalidate_range_end: the change is done; pages may already be freed
  *	unless the notifier held its own references on them.
  * @invalidate_range: flush the secondary TLB for [start, end). Called
@@ -153,8 +156,10 @@ struct mmu_notifier {
  *	lock it uses around mmu_interval_read_retry(), calls
  *	mmu_interval_set_seq() with @cur_seq and stops using its mappings of
  *	the range before returning. May sleep if the range is blockable;
- *	otherwise returns false when it would have had to sleep (the
- *	invalidation then fails with -EAGAIN). Returns true when done.
+ *	otherwise it runs between non_block_start() and non_block_end() and
+ *	returns false when it would have had to sleep (the invalidation then
+ *	fails with -EAGAIN). Returns true when done. Refusing a blockable
+ *	invalidation is a bug: it is reported and ignored.
  */
 struct mmu_interval_notifier_ops {
 	bool (*invalidate)(struct mmu_interval_notifier *interval_sub,
