@@ -58,6 +58,58 @@ struct hmmt_ctx {
 	unsigned long busy;
 };
 
+#ifdef CONFIG_ZONE_DEVICE
+/* Map @type memory over 2 MiB of free physical address space. */
+static struct hmmt_dev *hmmt_dev_add(struct hmmt_ctx *ctx,
+				     enum memory_type type,
+				     const struct dev_pagemap_ops *ops)
+{
+	struct kunit *test = ctx->test;
+	struct hmmt_dev *dev;
+	struct resource *res;
+	void *ret;
+
+	KUNIT_ASSERT_NULL(test, ctx->dev);
+	dev = kunit_kzalloc(test, sizeof(*dev), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, dev);
+	res = request_free_mem_region(&iomem_resource, SZ_2M, "hmm_kunit");
+	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(res), "no free physical space");
+	dev->res = res;
+	ctx->dev = dev;
+
+	dev->pgmap.type = type;
+	dev->pgmap.range.start = res->start;
+	dev->pgmap.range.end = res->end;
+	dev->pgmap.nr_range = 1;
+	dev->pgmap.ops = ops;
+	dev->pgmap.owner = ctx;
+	ret = memremap_pages(&dev->pgmap, numa_node_id());
+	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(ret), "memremap_pages: %ld",
+			       PTR_ERR(ret));
+	dev->mapped = true;
+	return dev;
+}
+
+static void hmmt_dev_remove(struct hmmt_dev *dev)
+{
+	if (dev->mapped)
+		memunmap_pages(&dev->pgmap);
+	release_mem_region(dev->res->start, resource_size(dev->res));
+}
+#else
+static struct hmmt_dev *hmmt_dev_add(struct hmmt_ctx *ctx,
+				     enum memory_type type,
+				     const struct dev_pagemap_ops *ops)
+{
+	kunit_skip(ctx->test, "needs CONFIG_ZONE_DEVICE");
+	return NULL;
+}
+
+static void hmmt_dev_remove(struct hmmt_dev *dev)
+{
+}
+#endif
+
 static bool hmmt_invalidate(struct mmu_interval_notifier *mni,
 			    const struct mmu_notifier_range *range,
 			    unsigned long cur_seq)
@@ -107,12 +159,8 @@ static void hmmt_exit(struct kunit *test)
 		mmu_interval_notifier_remove(&ctx->notifier);
 	/* Tearing the mm down frees the device pages it still maps. */
 	mmput(ctx->mm);
-	if (ctx->dev) {
-		if (ctx->dev->mapped)
-			memunmap_pages(&ctx->dev->pgmap);
-		release_mem_region(ctx->dev->res->start,
-				   resource_size(ctx->dev->res));
-	}
+	if (ctx->dev)
+		hmmt_dev_remove(ctx->dev);
 	mutex_destroy(&ctx->lock);
 }
 
@@ -1057,37 +1105,6 @@ static void hmm_test_fault_without_progress(struct kunit *test)
 	hmmt_expect_unpopulated(test, range.hmm_pfns[0]);
 
 	hmmt_set_vm_ops(ctx, addr, NULL);
-}
-
-/* Map @type memory over 2 MiB of free physical address space. */
-static struct hmmt_dev *hmmt_dev_add(struct hmmt_ctx *ctx,
-				     enum memory_type type,
-				     const struct dev_pagemap_ops *ops)
-{
-	struct kunit *test = ctx->test;
-	struct hmmt_dev *dev;
-	struct resource *res;
-	void *ret;
-
-	KUNIT_ASSERT_NULL(test, ctx->dev);
-	dev = kunit_kzalloc(test, sizeof(*dev), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, dev);
-	res = request_free_mem_region(&iomem_resource, SZ_2M, "hmm_kunit");
-	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(res), "no free physical space");
-	dev->res = res;
-	ctx->dev = dev;
-
-	dev->pgmap.type = type;
-	dev->pgmap.range.start = res->start;
-	dev->pgmap.range.end = res->end;
-	dev->pgmap.nr_range = 1;
-	dev->pgmap.ops = ops;
-	dev->pgmap.owner = ctx;
-	ret = memremap_pages(&dev->pgmap, numa_node_id());
-	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(ret), "memremap_pages: %ld",
-			       PTR_ERR(ret));
-	dev->mapped = true;
-	return dev;
 }
 
 static unsigned long hmmt_dev_pfn(const struct hmmt_dev *dev)
