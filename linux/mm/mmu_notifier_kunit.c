@@ -59,6 +59,8 @@ struct mnt_sub {
 	unsigned long last_start;
 	unsigned long last_end;
 	bool last_blockable;
+	/* non_block_start() depth the callback ran at, -1 if unknown. */
+	int last_non_block;
 	/* Refuse non-blockable invalidations, as a driver that must sleep. */
 	bool refuse_nonblock;
 	/* Refuse every invalidation: a driver bug the core must survive. */
@@ -67,6 +69,16 @@ struct mnt_sub {
 	struct completion *entered;
 	struct completion *resume;
 };
+
+/* How deep in non_block_start() sections we are; -1 if the kernel can't say. */
+static int mnt_non_block_depth(void)
+{
+#ifdef CONFIG_DEBUG_ATOMIC_SLEEP
+	return current->non_block_count;
+#else
+	return -1;
+#endif
+}
 
 static bool mnt_invalidate(struct mmu_interval_notifier *mni,
 			   const struct mmu_notifier_range *range,
@@ -89,6 +101,7 @@ static bool mnt_invalidate(struct mmu_interval_notifier *mni,
 	sub->last_start = range->start;
 	sub->last_end = range->end;
 	sub->last_blockable = mmu_notifier_range_blockable(range);
+	sub->last_non_block = mnt_non_block_depth();
 	spin_unlock(&sub->lock);
 
 	if (sub->entered)
@@ -741,6 +754,37 @@ static void mnt_nonblock_interval(struct kunit *test)
 
 	mmu_interval_notifier_remove(&a->notifier);
 	mmu_interval_notifier_remove(&f->notifier);
+}
+
+/*
+ * Interval callbacks of a non-blockable invalidation run inside
+ * non_block_start(), so that CONFIG_DEBUG_ATOMIC_SLEEP reports one that
+ * sleeps (new against 6.1, which annotated only classic callbacks); those
+ * of a blockable one do not.
+ */
+static void mnt_nonblock_annotated(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_sub *sub = mnt_new_sub(test);
+	struct mmu_notifier_range range = {};
+
+	if (mnt_non_block_depth() < 0)
+		kunit_skip(test, "needs CONFIG_DEBUG_ATOMIC_SLEEP");
+	mnt_insert(test, sub, 0, 1);
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL, ctx->mm,
+				MNT_PG(0), MNT_PG(1));
+	KUNIT_ASSERT_EQ(test, mmu_notifier_invalidate_range_start_nonblock(&range),
+			0);
+	mmu_notifier_invalidate_range_end(&range);
+	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 1U);
+	KUNIT_EXPECT_GT(test, sub->last_non_block, 0);
+
+	mnt_invalidate_pages(test, 0, 1);
+	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 2U);
+	KUNIT_EXPECT_EQ(test, sub->last_non_block, 0);
+
+	mmu_interval_notifier_remove(&sub->notifier);
 }
 
 /* ---- classic mmu_notifier -------------------------------------------- */
@@ -1834,6 +1878,7 @@ static struct kunit_case mnt_interval_cases[] = {
 	KUNIT_CASE(mnt_insert_bad_length),
 	KUNIT_CASE(mnt_insert_locked),
 	KUNIT_CASE(mnt_nonblock_interval),
+	KUNIT_CASE(mnt_nonblock_annotated),
 	KUNIT_CASE(mnt_blockable_refusal),
 	KUNIT_CASE(mnt_release_refusal),
 	KUNIT_CASE(mnt_first_insert_vs_rmap_fresh_mm),
