@@ -21,6 +21,7 @@
 #define pr_fmt(fmt) "memremap: " fmt
 
 #include <linux/device.h>
+#include <linux/error-injection.h>
 #include <linux/export.h>
 #include <linux/io.h>
 #include <linux/jump_label.h>
@@ -47,30 +48,6 @@
  */
 static DEFINE_XARRAY(pgmap_array);
 static DEFINE_MUTEX(pgmap_claim_lock);
-
-#ifdef CONFIG_DEV_PAGEMAP_KUNIT_TEST
-struct memremap_kunit_fault memremap_kunit_fault;
-
-/*
- * Let the KUnit suite fail the nth fallible step of setting up one map, to
- * prove that every step is unwound.
- */
-static int pgmap_inject(struct dev_pagemap *pgmap)
-{
-	struct memremap_kunit_fault *f = &memremap_kunit_fault;
-
-	if (READ_ONCE(f->pgmap) != pgmap || f->nth <= 0)
-		return 0;
-	if (--f->nth)
-		return 0;
-	return -ENOMEM;
-}
-#else
-static inline int pgmap_inject(struct dev_pagemap *pgmap)
-{
-	return 0;
-}
-#endif
 
 static bool pgmap_is_private(struct dev_pagemap *pgmap)
 {
@@ -340,18 +317,21 @@ static int pgmap_check(struct dev_pagemap *pgmap)
 	return 0;
 }
 
+/*
+ * The fallible steps of setting up a map each sit in a small function of
+ * their own that either succeeds or fails having done nothing. They allow
+ * error injection (fail_function, or a kprobe as mm/memremap_kunit.c uses),
+ * so that every unwind path can be taken on purpose.
+ */
+
 /* Make the pfns of @range resolve to @pgmap, unless someone has them. */
-static int pgmap_claim_pfns(struct dev_pagemap *pgmap,
-			    const struct range *range)
+static noinline int pgmap_claim_pfns(struct dev_pagemap *pgmap,
+				     const struct range *range)
 {
 	unsigned long first = range_start_pfn(range);
 	unsigned long last = PHYS_PFN(range->end);
 	unsigned long index = first;
 	int err;
-
-	err = pgmap_inject(pgmap);
-	if (err)
-		return err;
 
 	mutex_lock(&pgmap_claim_lock);
 	if (xa_find(&pgmap_array, &index, last, XA_PRESENT)) {
@@ -361,10 +341,16 @@ static int pgmap_claim_pfns(struct dev_pagemap *pgmap,
 	} else {
 		err = xa_err(xa_store_range(&pgmap_array, first, last, pgmap,
 					    GFP_KERNEL));
+		/* A store that ran out of memory half way must leave nothing. */
+		if (err)
+			xa_store_range(&pgmap_array, first, last, NULL,
+				       GFP_KERNEL);
 	}
 	mutex_unlock(&pgmap_claim_lock);
 	return err;
 }
+
+ALLOW_ERROR_INJECTION(pgmap_claim_pfns, ERRNO);
 
 static void pgmap_release_pfns(const struct range *range)
 {
@@ -374,26 +360,51 @@ static void pgmap_release_pfns(const struct range *range)
 	mutex_unlock(&pgmap_claim_lock);
 }
 
+/* Agree a memory type (PAT) for the pfns before anything maps them. */
+static noinline int pgmap_track_pfns(const struct range *range,
+				     struct mhp_params *params)
+{
+	return track_pfn_remap(NULL, &params->pgprot, range_start_pfn(range),
+			       0, range_len(range));
+}
+
+ALLOW_ERROR_INJECTION(pgmap_track_pfns, ERRNO);
+
+/* KASAN shadow for memory the CPU maps. */
+static noinline int pgmap_add_shadow(const struct range *range)
+{
+	return kasan_add_zero_shadow(__va(range->start), range_len(range));
+}
+
+ALLOW_ERROR_INJECTION(pgmap_add_shadow, ERRNO);
+
 /* Sections and memmap for @range; CPU-visible memory also gets a linear map. */
+static noinline int pgmap_add_pages(struct dev_pagemap *pgmap,
+				    const struct range *range, int nid,
+				    struct mhp_params *params)
+{
+	if (pgmap_is_private(pgmap))
+		return add_pages(nid, range_start_pfn(range),
+				 range_nr_pfns(range), params);
+	return arch_add_memory(nid, range->start, range_len(range), params);
+}
+
+ALLOW_ERROR_INJECTION(pgmap_add_pages, ERRNO);
+
 static int pgmap_add_memory(struct dev_pagemap *pgmap, const struct range *range,
 			    int nid, struct mhp_params *params)
 {
-	void *va = __va(range->start);
-	u64 len = range_len(range);
 	int err;
 
 	if (pgmap_is_private(pgmap))
-		return pgmap_inject(pgmap) ?:
-		       add_pages(nid, range_start_pfn(range),
-				 range_nr_pfns(range), params);
+		return pgmap_add_pages(pgmap, range, nid, params);
 
-	err = pgmap_inject(pgmap) ?: kasan_add_zero_shadow(va, len);
+	err = pgmap_add_shadow(range);
 	if (err)
 		return err;
-	err = pgmap_inject(pgmap) ?:
-	      arch_add_memory(nid, range->start, len, params);
+	err = pgmap_add_pages(pgmap, range, nid, params);
 	if (err)
-		kasan_remove_zero_shadow(va, len);
+		kasan_remove_zero_shadow(__va(range->start), range_len(range));
 	return err;
 }
 
@@ -424,9 +435,7 @@ static int pgmap_map_range(struct dev_pagemap *pgmap, int i, int nid,
 	if (err)
 		return err;
 
-	/* Agree a memory type (PAT) for the pfns before anything maps them. */
-	err = pgmap_inject(pgmap) ?:
-	      track_pfn_remap(NULL, &params->pgprot, pfn, 0, range_len(range));
+	err = pgmap_track_pfns(range, params);
 	if (err)
 		goto release_pfns;
 
@@ -475,6 +484,14 @@ static void pgmap_ref_release(struct percpu_ref *ref)
 
 	complete(&pgmap->done);
 }
+
+/* The map's own reference, dropped by pgmap_teardown(). */
+static noinline int pgmap_ref_init(struct dev_pagemap *pgmap)
+{
+	return percpu_ref_init(&pgmap->ref, pgmap_ref_release, 0, GFP_KERNEL);
+}
+
+ALLOW_ERROR_INJECTION(pgmap_ref_init, ERRNO);
 
 /*
  * Tear down the first @nr_mapped ranges of @pgmap, last first. Shared by
@@ -547,8 +564,7 @@ void *memremap_pages(struct dev_pagemap *pgmap, int nid)
 		nid = numa_mem_id();
 
 	init_completion(&pgmap->done);
-	err = pgmap_inject(pgmap) ?:
-	      percpu_ref_init(&pgmap->ref, pgmap_ref_release, 0, GFP_KERNEL);
+	err = pgmap_ref_init(pgmap);
 	if (err)
 		return ERR_PTR(err);
 	devmap_managed_get(pgmap);

@@ -248,19 +248,6 @@ static inline unsigned long memremap_compat_align(void)
 }
 #endif /* CONFIG_ZONE_DEVICE */
 
-#ifdef CONFIG_DEV_PAGEMAP_KUNIT_TEST
-/*
- * Test hook for mm/memremap_kunit.c: the next memremap_pages() of @pgmap
- * fails with -ENOMEM at its @nth fallible step (counting from one).
- */
-struct memremap_kunit_fault {
-	struct dev_pagemap *pgmap;
-	int nth;
-};
-
-extern struct memremap_kunit_fault memremap_kunit_fault;
-#endif
-
 /* Drop a reference taken by get_dev_pagemap(); @pgmap may be NULL. */
 static inline void put_dev_pagemap(struct dev_pagemap *pgmap)
 {
