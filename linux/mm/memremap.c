@@ -190,7 +190,7 @@ static const char *pgmap_type_name(struct dev_pagemap *pgmap)
 	return "unknown";
 }
 
-/* Driver pages need the driver: a way to free them and to fault them back. */
+/* Pages the driver hands out need a way back to it, and an owner. */
 static int pgmap_check_ops(struct dev_pagemap *pgmap)
 {
 	const struct dev_pagemap_ops *ops = pgmap->ops;
@@ -198,10 +198,6 @@ static int pgmap_check_ops(struct dev_pagemap *pgmap)
 
 	if (!ops || !ops->page_free) {
 		pr_err("%s memory needs a page_free callback\n", type);
-		return -EINVAL;
-	}
-	if (!ops->migrate_to_ram) {
-		pr_err("%s memory needs a migrate_to_ram callback\n", type);
 		return -EINVAL;
 	}
 	if (!pgmap->owner) {
@@ -219,10 +215,25 @@ static int pgmap_check_type(struct dev_pagemap *pgmap)
 			pr_err("device private memory needs CONFIG_DEVICE_PRIVATE\n");
 			return -EINVAL;
 		}
+		/*
+		 * The CPU cannot touch private memory: its faults on such a
+		 * page are how the data comes back. Coherent pages are mapped
+		 * by ordinary PTEs and never fault that way.
+		 */
+		if (!pgmap->ops || !pgmap->ops->migrate_to_ram) {
+			pr_err("device private memory needs a migrate_to_ram callback\n");
+			return -EINVAL;
+		}
 		return pgmap_check_ops(pgmap);
 	case MEMORY_DEVICE_COHERENT:
 		return pgmap_check_ops(pgmap);
 	case MEMORY_DEVICE_FS_DAX:
+		/* Limited fsdax (s390 dcssblk) works without struct pages. */
+		if (IS_ENABLED(CONFIG_FS_DAX_LIMITED)) {
+			pr_err("fsdax memory cannot have struct pages with CONFIG_FS_DAX_LIMITED\n");
+			return -EINVAL;
+		}
+		return 0;
 	case MEMORY_DEVICE_GENERIC:
 	case MEMORY_DEVICE_PCI_P2PDMA:
 		return 0;
@@ -239,35 +250,99 @@ static unsigned long pgmap_hotplug_align(void)
 	return 1UL << PA_SECTION_SHIFT;
 }
 
+/*
+ * Whether any pfn of @range already belongs to a map, with the code a 6.1
+ * caller gets for it: -ENOMEM when the first or last pfn does, -EEXIST when
+ * only pfns in between do (6.1 then only trips over the sections in place).
+ */
+static int pgmap_range_conflict(struct dev_pagemap *pgmap,
+				const struct range *range)
+{
+	unsigned long first = range_start_pfn(range);
+	unsigned long last = PHYS_PFN(range->end);
+	unsigned long index = first;
+
+	lockdep_assert_held(&pgmap_claim_lock);
+	if (!xa_find(&pgmap_array, &index, last, XA_PRESENT))
+		return 0;
+
+	pr_err("%s range [%#llx-%#llx] overlaps a dev_pagemap range\n",
+	       pgmap_type_name(pgmap), range->start, range->end);
+	if (xa_load(&pgmap_array, first) || xa_load(&pgmap_array, last))
+		return -ENOMEM;
+	return -EEXIST;
+}
+
+/*
+ * The checks that have an error code of their own come in 6.1's order, so
+ * that a range with several faults fails as it did there.
+ */
 static int pgmap_check_range(struct dev_pagemap *pgmap,
 			     const struct range *range)
 {
 	const char *type = pgmap_type_name(pgmap);
 	u64 len = range_len(range);
+	int err;
 
 	if (range->end < range->start) {
 		pr_err("%s range [%#llx-%#llx] is empty\n", type,
 		       range->start, range->end);
 		return -EINVAL;
 	}
+
+	/* Checked again, for good, when the pfns are claimed. */
+	mutex_lock(&pgmap_claim_lock);
+	err = pgmap_range_conflict(pgmap, range);
+	mutex_unlock(&pgmap_claim_lock);
+	if (err)
+		return err;
+
+	if (region_intersects(range->start, len, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_DISJOINT) {
+		pr_err("%s range [%#llx-%#llx] overlaps System RAM\n", type,
+		       range->start, range->end);
+		return -ENXIO;
+	}
+	/* Only memory the CPU cannot reach goes without a linear map. */
+	if (!mhp_range_allowed(range->start, len, !pgmap_is_private(pgmap)))
+		return -EINVAL;
 	if (!IS_ALIGNED(range->start | len, pgmap_hotplug_align())) {
 		pr_err("%s range [%#llx-%#llx] is not aligned to %#lx\n",
 		       type, range->start, range->end, pgmap_hotplug_align());
 		return -EINVAL;
 	}
-	if (PHYS_PFN(len) < pgmap_vmemmap_nr(pgmap)) {
-		pr_err("%s range [%#llx-%#llx] is smaller than one compound page\n",
-		       type, range->start, range->end);
+	return 0;
+}
+
+/* A memmap 6.1 would build wrong: refused once nothing else is amiss. */
+static int pgmap_check_memmap(struct dev_pagemap *pgmap)
+{
+	int i;
+
+	if (pgmap->vmemmap_shift >= BITS_PER_LONG - PAGE_SHIFT) {
+		pr_err("vmemmap_shift %lu is too large\n", pgmap->vmemmap_shift);
 		return -EINVAL;
 	}
-	/* Only memory the CPU cannot reach goes without a linear map. */
-	if (!mhp_range_allowed(range->start, len, !pgmap_is_private(pgmap)))
-		return -ERANGE;
-	if (region_intersects(range->start, len, IORESOURCE_SYSTEM_RAM,
-			      IORES_DESC_NONE) != REGION_DISJOINT) {
-		pr_err("%s range [%#llx-%#llx] overlaps System RAM\n", type,
-		       range->start, range->end);
-		return -EBUSY;
+	for (i = 0; i < pgmap->nr_range; i++) {
+		const struct range *range = &pgmap->ranges[i];
+
+		if (range_nr_pfns(range) < pgmap_vmemmap_nr(pgmap)) {
+			pr_err("%s range [%#llx-%#llx] is smaller than one compound page\n",
+			       pgmap_type_name(pgmap), range->start, range->end);
+			return -EINVAL;
+		}
+	}
+	if (!pgmap_altmap(pgmap))
+		return 0;
+	/* The memmap would sit in memory the CPU cannot access. */
+	if (pgmap_is_private(pgmap)) {
+		pr_err("device private memory cannot hold an altmap\n");
+		return -EINVAL;
+	}
+	if (vmem_altmap_offset(&pgmap->altmap) >= range_nr_pfns(&pgmap->range)) {
+		pr_err("altmap leaves no pages in [%#llx-%#llx]\n",
+		       pgmap->range.start, pgmap->range.end);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -281,32 +356,15 @@ static int pgmap_check(struct dev_pagemap *pgmap)
 	if (err)
 		return err;
 
+	/* An altmap only ever describes the first range. */
+	if (pgmap_altmap(pgmap) && pgmap->nr_range > 1) {
+		pr_err("an altmap needs a single range, not %d\n",
+		       pgmap->nr_range);
+		return -EINVAL;
+	}
 	if (pgmap->nr_range < 1) {
 		pr_err("dev_pagemap without ranges\n");
 		return -EINVAL;
-	}
-	if (pgmap->vmemmap_shift >= BITS_PER_LONG - PAGE_SHIFT) {
-		pr_err("vmemmap_shift %lu is too large\n", pgmap->vmemmap_shift);
-		return -EINVAL;
-	}
-	if (pgmap_altmap(pgmap)) {
-		/* The memmap would sit in memory the CPU cannot access. */
-		if (pgmap_is_private(pgmap)) {
-			pr_err("device private memory cannot hold an altmap\n");
-			return -EINVAL;
-		}
-		/* An altmap only ever describes the first range. */
-		if (pgmap->nr_range > 1) {
-			pr_err("an altmap needs a single range, not %d\n",
-			       pgmap->nr_range);
-			return -EINVAL;
-		}
-		if (vmem_altmap_offset(&pgmap->altmap) >=
-		    range_nr_pfns(&pgmap->range)) {
-			pr_err("altmap leaves no pages in [%#llx-%#llx]\n",
-			       pgmap->range.start, pgmap->range.end);
-			return -EINVAL;
-		}
 	}
 
 	for (i = 0; i < pgmap->nr_range; i++) {
@@ -314,7 +372,7 @@ static int pgmap_check(struct dev_pagemap *pgmap)
 		if (err)
 			return err;
 	}
-	return 0;
+	return pgmap_check_memmap(pgmap);
 }
 
 /*
@@ -330,15 +388,11 @@ static noinline int pgmap_claim_pfns(struct dev_pagemap *pgmap,
 {
 	unsigned long first = range_start_pfn(range);
 	unsigned long last = PHYS_PFN(range->end);
-	unsigned long index = first;
 	int err;
 
 	mutex_lock(&pgmap_claim_lock);
-	if (xa_find(&pgmap_array, &index, last, XA_PRESENT)) {
-		pr_err("%s range [%#llx-%#llx] overlaps another dev_pagemap\n",
-		       pgmap_type_name(pgmap), range->start, range->end);
-		err = -EBUSY;
-	} else {
+	err = pgmap_range_conflict(pgmap, range);
+	if (!err) {
 		err = xa_err(xa_store_range(&pgmap_array, first, last, pgmap,
 					    GFP_KERNEL));
 		/* A store that ran out of memory half way must leave nothing. */
@@ -529,11 +583,15 @@ static void pgmap_teardown(struct dev_pagemap *pgmap, int nr_mapped)
  * zone_device_page_init(); all other pages start at refcount one.
  *
  * The caller fills in everything but @pgmap->ref and @pgmap->done, which
- * belong to the core. A map the core cannot serve (unknown type, missing
- * callbacks or owner, badly aligned range...) is refused with a message.
+ * belong to the core. A map the core cannot serve is refused, with a
+ * message, before anything is set up.
  *
  * Return: the kernel virtual address of the first range (meaningless for
  * device private memory) or an ERR_PTR(); on error nothing is left mapped.
+ * -ENOMEM: the first or last pfn of a range is already in a map, or memory
+ * ran out. -EEXIST: pfns inside a range are. -ENXIO: a range overlaps
+ * System RAM. -EINVAL: anything else the core cannot serve (unknown type,
+ * missing callbacks or owner, a range hotplug cannot take...).
  */
 void *memremap_pages(struct dev_pagemap *pgmap, int nid)
 {

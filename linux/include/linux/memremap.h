@@ -88,7 +88,8 @@ enum memory_type {
  *	the refcount back to one once this returns.
  * @migrate_to_ram: the CPU faulted on a device private page; move the data
  *	into system memory (usually with migrate_vma_setup()) and return a
- *	vm_fault_t. Required for private and coherent memory.
+ *	vm_fault_t. Required for device private memory; never called for
+ *	the other types, whose pages the CPU maps directly.
  * @memory_failure: the pfns [@pfn, @pfn + @nr_pages) are poisoned. Tell
  *	whoever uses them and recover what can be recovered; @mf_flags is
  *	passed on to the recovery code. Returning -EOPNOTSUPP (or leaving
