@@ -21,6 +21,7 @@
 #define pr_fmt(fmt) "memremap: " fmt
 
 #include <linux/device.h>
+#include <linux/error-injection.h>
 #include <linux/export.h>
 #include <linux/io.h>
 #include <linux/jump_label.h>
@@ -47,30 +48,6 @@
  */
 static DEFINE_XARRAY(pgmap_array);
 static DEFINE_MUTEX(pgmap_claim_lock);
-
-#ifdef CONFIG_DEV_PAGEMAP_KUNIT_TEST
-struct memremap_kunit_fault memremap_kunit_fault;
-
-/*
- * Let the KUnit suite fail the nth fallible step of setting up one map, to
- * prove that every step is unwound.
- */
-static int pgmap_inject(struct dev_pagemap *pgmap)
-{
-	struct memremap_kunit_fault *f = &memremap_kunit_fault;
-
-	if (READ_ONCE(f->pgmap) != pgmap || f->nth <= 0)
-		return 0;
-	if (--f->nth)
-		return 0;
-	return -ENOMEM;
-}
-#else
-static inline int pgmap_inject(struct dev_pagemap *pgmap)
-{
-	return 0;
-}
-#endif
 
 static bool pgmap_is_private(struct dev_pagemap *pgmap)
 {
@@ -213,7 +190,7 @@ static const char *pgmap_type_name(struct dev_pagemap *pgmap)
 	return "unknown";
 }
 
-/* Driver pages need the driver: a way to free them and to fault them back. */
+/* Pages the driver hands out need a way back to it, and an owner. */
 static int pgmap_check_ops(struct dev_pagemap *pgmap)
 {
 	const struct dev_pagemap_ops *ops = pgmap->ops;
@@ -221,10 +198,6 @@ static int pgmap_check_ops(struct dev_pagemap *pgmap)
 
 	if (!ops || !ops->page_free) {
 		pr_err("%s memory needs a page_free callback\n", type);
-		return -EINVAL;
-	}
-	if (!ops->migrate_to_ram) {
-		pr_err("%s memory needs a migrate_to_ram callback\n", type);
 		return -EINVAL;
 	}
 	if (!pgmap->owner) {
@@ -242,10 +215,25 @@ static int pgmap_check_type(struct dev_pagemap *pgmap)
 			pr_err("device private memory needs CONFIG_DEVICE_PRIVATE\n");
 			return -EINVAL;
 		}
+		/*
+		 * The CPU cannot touch private memory: its faults on such a
+		 * page are how the data comes back. Coherent pages are mapped
+		 * by ordinary PTEs and never fault that way.
+		 */
+		if (!pgmap->ops || !pgmap->ops->migrate_to_ram) {
+			pr_err("device private memory needs a migrate_to_ram callback\n");
+			return -EINVAL;
+		}
 		return pgmap_check_ops(pgmap);
 	case MEMORY_DEVICE_COHERENT:
 		return pgmap_check_ops(pgmap);
 	case MEMORY_DEVICE_FS_DAX:
+		/* Limited fsdax (s390 dcssblk) works without struct pages. */
+		if (IS_ENABLED(CONFIG_FS_DAX_LIMITED)) {
+			pr_err("fsdax memory cannot have struct pages with CONFIG_FS_DAX_LIMITED\n");
+			return -EINVAL;
+		}
+		return 0;
 	case MEMORY_DEVICE_GENERIC:
 	case MEMORY_DEVICE_PCI_P2PDMA:
 		return 0;
@@ -262,35 +250,99 @@ static unsigned long pgmap_hotplug_align(void)
 	return 1UL << PA_SECTION_SHIFT;
 }
 
+/*
+ * Whether any pfn of @range already belongs to a map, with the code a 6.1
+ * caller gets for it: -ENOMEM when the first or last pfn does, -EEXIST when
+ * only pfns in between do (6.1 then only trips over the sections in place).
+ */
+static int pgmap_range_conflict(struct dev_pagemap *pgmap,
+				const struct range *range)
+{
+	unsigned long first = range_start_pfn(range);
+	unsigned long last = PHYS_PFN(range->end);
+	unsigned long index = first;
+
+	lockdep_assert_held(&pgmap_claim_lock);
+	if (!xa_find(&pgmap_array, &index, last, XA_PRESENT))
+		return 0;
+
+	pr_err("%s range [%#llx-%#llx] overlaps a dev_pagemap range\n",
+	       pgmap_type_name(pgmap), range->start, range->end);
+	if (xa_load(&pgmap_array, first) || xa_load(&pgmap_array, last))
+		return -ENOMEM;
+	return -EEXIST;
+}
+
+/*
+ * The checks that have an error code of their own come in 6.1's order, so
+ * that a range with several faults fails as it did there.
+ */
 static int pgmap_check_range(struct dev_pagemap *pgmap,
 			     const struct range *range)
 {
 	const char *type = pgmap_type_name(pgmap);
 	u64 len = range_len(range);
+	int err;
 
 	if (range->end < range->start) {
 		pr_err("%s range [%#llx-%#llx] is empty\n", type,
 		       range->start, range->end);
 		return -EINVAL;
 	}
+
+	/* Checked again, for good, when the pfns are claimed. */
+	mutex_lock(&pgmap_claim_lock);
+	err = pgmap_range_conflict(pgmap, range);
+	mutex_unlock(&pgmap_claim_lock);
+	if (err)
+		return err;
+
+	if (region_intersects(range->start, len, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_DISJOINT) {
+		pr_err("%s range [%#llx-%#llx] overlaps System RAM\n", type,
+		       range->start, range->end);
+		return -ENXIO;
+	}
+	/* Only memory the CPU cannot reach goes without a linear map. */
+	if (!mhp_range_allowed(range->start, len, !pgmap_is_private(pgmap)))
+		return -EINVAL;
 	if (!IS_ALIGNED(range->start | len, pgmap_hotplug_align())) {
 		pr_err("%s range [%#llx-%#llx] is not aligned to %#lx\n",
 		       type, range->start, range->end, pgmap_hotplug_align());
 		return -EINVAL;
 	}
-	if (PHYS_PFN(len) < pgmap_vmemmap_nr(pgmap)) {
-		pr_err("%s range [%#llx-%#llx] is smaller than one compound page\n",
-		       type, range->start, range->end);
+	return 0;
+}
+
+/* A memmap 6.1 would build wrong: refused once nothing else is amiss. */
+static int pgmap_check_memmap(struct dev_pagemap *pgmap)
+{
+	int i;
+
+	if (pgmap->vmemmap_shift >= BITS_PER_LONG - PAGE_SHIFT) {
+		pr_err("vmemmap_shift %lu is too large\n", pgmap->vmemmap_shift);
 		return -EINVAL;
 	}
-	/* Only memory the CPU cannot reach goes without a linear map. */
-	if (!mhp_range_allowed(range->start, len, !pgmap_is_private(pgmap)))
-		return -ERANGE;
-	if (region_intersects(range->start, len, IORESOURCE_SYSTEM_RAM,
-			      IORES_DESC_NONE) != REGION_DISJOINT) {
-		pr_err("%s range [%#llx-%#llx] overlaps System RAM\n", type,
-		       range->start, range->end);
-		return -EBUSY;
+	for (i = 0; i < pgmap->nr_range; i++) {
+		const struct range *range = &pgmap->ranges[i];
+
+		if (range_nr_pfns(range) < pgmap_vmemmap_nr(pgmap)) {
+			pr_err("%s range [%#llx-%#llx] is smaller than one compound page\n",
+			       pgmap_type_name(pgmap), range->start, range->end);
+			return -EINVAL;
+		}
+	}
+	if (!pgmap_altmap(pgmap))
+		return 0;
+	/* The memmap would sit in memory the CPU cannot access. */
+	if (pgmap_is_private(pgmap)) {
+		pr_err("device private memory cannot hold an altmap\n");
+		return -EINVAL;
+	}
+	if (vmem_altmap_offset(&pgmap->altmap) >= range_nr_pfns(&pgmap->range)) {
+		pr_err("altmap leaves no pages in [%#llx-%#llx]\n",
+		       pgmap->range.start, pgmap->range.end);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -304,32 +356,15 @@ static int pgmap_check(struct dev_pagemap *pgmap)
 	if (err)
 		return err;
 
+	/* An altmap only ever describes the first range. */
+	if (pgmap_altmap(pgmap) && pgmap->nr_range > 1) {
+		pr_err("an altmap needs a single range, not %d\n",
+		       pgmap->nr_range);
+		return -EINVAL;
+	}
 	if (pgmap->nr_range < 1) {
 		pr_err("dev_pagemap without ranges\n");
 		return -EINVAL;
-	}
-	if (pgmap->vmemmap_shift >= BITS_PER_LONG - PAGE_SHIFT) {
-		pr_err("vmemmap_shift %lu is too large\n", pgmap->vmemmap_shift);
-		return -EINVAL;
-	}
-	if (pgmap_altmap(pgmap)) {
-		/* The memmap would sit in memory the CPU cannot access. */
-		if (pgmap_is_private(pgmap)) {
-			pr_err("device private memory cannot hold an altmap\n");
-			return -EINVAL;
-		}
-		/* An altmap only ever describes the first range. */
-		if (pgmap->nr_range > 1) {
-			pr_err("an altmap needs a single range, not %d\n",
-			       pgmap->nr_range);
-			return -EINVAL;
-		}
-		if (vmem_altmap_offset(&pgmap->altmap) >=
-		    range_nr_pfns(&pgmap->range)) {
-			pr_err("altmap leaves no pages in [%#llx-%#llx]\n",
-			       pgmap->range.start, pgmap->range.end);
-			return -EINVAL;
-		}
 	}
 
 	for (i = 0; i < pgmap->nr_range; i++) {
@@ -337,34 +372,39 @@ static int pgmap_check(struct dev_pagemap *pgmap)
 		if (err)
 			return err;
 	}
-	return 0;
+	return pgmap_check_memmap(pgmap);
 }
 
+/*
+ * The fallible steps of setting up a map each sit in a small function of
+ * their own that either succeeds or fails having done nothing. They allow
+ * error injection (fail_function, or a kprobe as mm/memremap_kunit.c uses),
+ * so that every unwind path can be taken on purpose.
+ */
+
 /* Make the pfns of @range resolve to @pgmap, unless someone has them. */
-static int pgmap_claim_pfns(struct dev_pagemap *pgmap,
-			    const struct range *range)
+static noinline int pgmap_claim_pfns(struct dev_pagemap *pgmap,
+				     const struct range *range)
 {
 	unsigned long first = range_start_pfn(range);
 	unsigned long last = PHYS_PFN(range->end);
-	unsigned long index = first;
 	int err;
 
-	err = pgmap_inject(pgmap);
-	if (err)
-		return err;
-
 	mutex_lock(&pgmap_claim_lock);
-	if (xa_find(&pgmap_array, &index, last, XA_PRESENT)) {
-		pr_err("%s range [%#llx-%#llx] overlaps another dev_pagemap\n",
-		       pgmap_type_name(pgmap), range->start, range->end);
-		err = -EBUSY;
-	} else {
+	err = pgmap_range_conflict(pgmap, range);
+	if (!err) {
 		err = xa_err(xa_store_range(&pgmap_array, first, last, pgmap,
 					    GFP_KERNEL));
+		/* A store that ran out of memory half way must leave nothing. */
+		if (err)
+			xa_store_range(&pgmap_array, first, last, NULL,
+				       GFP_KERNEL);
 	}
 	mutex_unlock(&pgmap_claim_lock);
 	return err;
 }
+
+ALLOW_ERROR_INJECTION(pgmap_claim_pfns, ERRNO);
 
 static void pgmap_release_pfns(const struct range *range)
 {
@@ -374,26 +414,51 @@ static void pgmap_release_pfns(const struct range *range)
 	mutex_unlock(&pgmap_claim_lock);
 }
 
+/* Agree a memory type (PAT) for the pfns before anything maps them. */
+static noinline int pgmap_track_pfns(const struct range *range,
+				     struct mhp_params *params)
+{
+	return track_pfn_remap(NULL, &params->pgprot, range_start_pfn(range),
+			       0, range_len(range));
+}
+
+ALLOW_ERROR_INJECTION(pgmap_track_pfns, ERRNO);
+
+/* KASAN shadow for memory the CPU maps. */
+static noinline int pgmap_add_shadow(const struct range *range)
+{
+	return kasan_add_zero_shadow(__va(range->start), range_len(range));
+}
+
+ALLOW_ERROR_INJECTION(pgmap_add_shadow, ERRNO);
+
 /* Sections and memmap for @range; CPU-visible memory also gets a linear map. */
+static noinline int pgmap_add_pages(struct dev_pagemap *pgmap,
+				    const struct range *range, int nid,
+				    struct mhp_params *params)
+{
+	if (pgmap_is_private(pgmap))
+		return add_pages(nid, range_start_pfn(range),
+				 range_nr_pfns(range), params);
+	return arch_add_memory(nid, range->start, range_len(range), params);
+}
+
+ALLOW_ERROR_INJECTION(pgmap_add_pages, ERRNO);
+
 static int pgmap_add_memory(struct dev_pagemap *pgmap, const struct range *range,
 			    int nid, struct mhp_params *params)
 {
-	void *va = __va(range->start);
-	u64 len = range_len(range);
 	int err;
 
 	if (pgmap_is_private(pgmap))
-		return pgmap_inject(pgmap) ?:
-		       add_pages(nid, range_start_pfn(range),
-				 range_nr_pfns(range), params);
+		return pgmap_add_pages(pgmap, range, nid, params);
 
-	err = pgmap_inject(pgmap) ?: kasan_add_zero_shadow(va, len);
+	err = pgmap_add_shadow(range);
 	if (err)
 		return err;
-	err = pgmap_inject(pgmap) ?:
-	      arch_add_memory(nid, range->start, len, params);
+	err = pgmap_add_pages(pgmap, range, nid, params);
 	if (err)
-		kasan_remove_zero_shadow(va, len);
+		kasan_remove_zero_shadow(__va(range->start), range_len(range));
 	return err;
 }
 
@@ -424,9 +489,7 @@ static int pgmap_map_range(struct dev_pagemap *pgmap, int i, int nid,
 	if (err)
 		return err;
 
-	/* Agree a memory type (PAT) for the pfns before anything maps them. */
-	err = pgmap_inject(pgmap) ?:
-	      track_pfn_remap(NULL, &params->pgprot, pfn, 0, range_len(range));
+	err = pgmap_track_pfns(range, params);
 	if (err)
 		goto release_pfns;
 
@@ -476,6 +539,14 @@ static void pgmap_ref_release(struct percpu_ref *ref)
 	complete(&pgmap->done);
 }
 
+/* The map's own reference, dropped by pgmap_teardown(). */
+static noinline int pgmap_ref_init(struct dev_pagemap *pgmap)
+{
+	return percpu_ref_init(&pgmap->ref, pgmap_ref_release, 0, GFP_KERNEL);
+}
+
+ALLOW_ERROR_INJECTION(pgmap_ref_init, ERRNO);
+
 /*
  * Tear down the first @nr_mapped ranges of @pgmap, last first. Shared by
  * memunmap_pages() and by memremap_pages() failing half way, since by then
@@ -512,11 +583,15 @@ static void pgmap_teardown(struct dev_pagemap *pgmap, int nr_mapped)
  * zone_device_page_init(); all other pages start at refcount one.
  *
  * The caller fills in everything but @pgmap->ref and @pgmap->done, which
- * belong to the core. A map the core cannot serve (unknown type, missing
- * callbacks or owner, badly aligned range...) is refused with a message.
+ * belong to the core. A map the core cannot serve is refused, with a
+ * message, before anything is set up.
  *
  * Return: the kernel virtual address of the first range (meaningless for
  * device private memory) or an ERR_PTR(); on error nothing is left mapped.
+ * -ENOMEM: the first or last pfn of a range is already in a map, or memory
+ * ran out. -EEXIST: pfns inside a range are. -ENXIO: a range overlaps
+ * System RAM. -EINVAL: anything else the core cannot serve (unknown type,
+ * missing callbacks or owner, a range hotplug cannot take...).
  */
 void *memremap_pages(struct dev_pagemap *pgmap, int nid)
 {
@@ -547,8 +622,7 @@ void *memremap_pages(struct dev_pagemap *pgmap, int nid)
 		nid = numa_mem_id();
 
 	init_completion(&pgmap->done);
-	err = pgmap_inject(pgmap) ?:
-	      percpu_ref_init(&pgmap->ref, pgmap_ref_release, 0, GFP_KERNEL);
+	err = pgmap_ref_init(pgmap);
 	if (err)
 		return ERR_PTR(err);
 	devmap_managed_get(pgmap);

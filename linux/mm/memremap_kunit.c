@@ -13,15 +13,19 @@
 #include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/err.h>
+#include <linux/error-injection.h>
 #include <linux/ioport.h>
 #include <linux/jiffies.h>
+#include <linux/kprobes.h>
 #include <linux/kthread.h>
 #include <linux/log2.h>
+#include <linux/memory_hotplug.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/pagemap.h>
 #include <linux/pfn.h>
+#include <linux/ptrace.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 
@@ -543,8 +547,6 @@ static const struct mr_bad_map mr_bad_maps[] = {
 	{ "coherent, no ops", MEMORY_DEVICE_COHERENT, NULL, true },
 	{ "coherent, no page_free", MEMORY_DEVICE_COHERENT, &mr_ops_no_free,
 	  true },
-	{ "coherent, no migrate_to_ram", MEMORY_DEVICE_COHERENT,
-	  &mr_ops_no_migrate, true },
 	{ "coherent, no owner", MEMORY_DEVICE_COHERENT, &mr_ops, false },
 	{ "type 0", 0, &mr_ops, true },
 	{ "type past the last one", MEMORY_DEVICE_PCI_P2PDMA + 1, &mr_ops,
@@ -603,13 +605,18 @@ static void mr_expect_refused(struct kunit *test, struct mr_dev *dev, int err,
 /*
  * Ranges the core cannot hotplug are refused up front, and so is a range
  * that another map, or another range of the same map, already covers. The
- * map that was there first is not disturbed.
+ * map that was there first is not disturbed. The error codes are 6.1's:
+ * -ENOMEM when an end of the range belongs to another map, -EEXIST when
+ * only its middle does, -ENXIO for System RAM, -EINVAL for the rest; a
+ * range with several faults gets the code of the one 6.1 checks first.
  */
 static void mr_test_bad_ranges(struct kunit *test)
 {
 	struct mr_dev *a = mr_dev_new(test, 1, 2);
 	struct mr_dev *b = mr_dev_new(test, 2, 0);
-	const phys_addr_t ram = SZ_16M;
+	struct range pluggable = mhp_get_pluggable_range(false);
+	struct page *page;
+	phys_addr_t ram;
 
 	b->pgmap.nr_range = 0;
 	mr_expect_refused(test, b, -EINVAL, "no ranges");
@@ -634,91 +641,333 @@ static void mr_test_bad_ranges(struct kunit *test)
 	mr_expect_refused(test, b, -EINVAL, "absurd vmemmap_shift");
 	b->pgmap.vmemmap_shift = 0;
 
+	/* Beyond what memory hotplug can address: mhp_range_allowed(). */
+	KUNIT_ASSERT_LT(test, pluggable.end, U64_MAX - MR_CHUNK);
+	b->pgmap.range.start = pluggable.end + 1;
+	b->pgmap.range.end = pluggable.end + MR_CHUNK;
+	mr_expect_refused(test, b, -EINVAL, "past the hotpluggable range");
+	mr_set_range(test, b, 0, 0);
+
 	/* Two ranges of one map on top of each other. */
 	b->pgmap.nr_range = 2;
 	mr_set_range(test, b, 1, 0);
-	mr_expect_refused(test, b, -EBUSY, "ranges overlap");
+	mr_expect_refused(test, b, -ENOMEM, "ranges overlap");
 	mr_expect_unmapped(test, 0);
 
 	/* The second range lands on a map that is already there. */
 	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(a)));
 	mr_set_range(test, b, 1, 2);
-	mr_expect_refused(test, b, -EBUSY, "range taken by another map");
+	mr_expect_refused(test, b, -ENOMEM, "range taken by another map");
 	mr_expect_unmapped(test, 0);
+
+	/* One end in the other map, the other end free. */
+	b->pgmap.nr_range = 1;
+	b->pgmap.range.start = mr_chunk(test, 1);
+	b->pgmap.range.end = mr_chunk(test, 3) - 1;
+	mr_expect_refused(test, b, -ENOMEM, "range ending in another map");
+	b->pgmap.range.start = mr_chunk(test, 2);
+	b->pgmap.range.end = mr_chunk(test, 4) - 1;
+	mr_expect_refused(test, b, -ENOMEM, "range starting in another map");
+
+	/* Both ends free, the other map in the middle. */
+	b->pgmap.range.start = mr_chunk(test, 1);
+	b->pgmap.range.end = mr_chunk(test, 4) - 1;
+	mr_expect_refused(test, b, -EEXIST, "range around another map");
+	mr_expect_unmapped(test, 1);
+	mr_expect_unmapped(test, 3);
+
+	/* A conflict is reported before a misaligned start. */
+	b->pgmap.range.start = mr_chunk(test, 2) + PAGE_SIZE;
+	b->pgmap.range.end = mr_chunk(test, 3) - 1;
+	mr_expect_refused(test, b, -ENOMEM, "misaligned range in another map");
+
 	KUNIT_EXPECT_PTR_EQ(test, mr_lookup(mr_chunk_pfn(test, 2)), &a->pgmap);
 	KUNIT_EXPECT_PTR_EQ(test, pfn_to_page(mr_chunk_pfn(test, 2))->pgmap,
 			    &a->pgmap);
 
-	/* Memory the page allocator owns is never ZONE_DEVICE memory. */
-	if (region_intersects(ram, MR_CHUNK, IORESOURCE_SYSTEM_RAM,
-			      IORES_DESC_NONE) == REGION_INTERSECTS) {
-		b->pgmap.type = MEMORY_DEVICE_GENERIC;
-		b->pgmap.nr_range = 1;
-		b->pgmap.range.start = ram;
-		b->pgmap.range.end = ram + MR_CHUNK - 1;
-		mr_expect_refused(test, b, -EBUSY, "System RAM");
-		KUNIT_EXPECT_FALSE(test, is_zone_device_page(pfn_to_page(PHYS_PFN(ram))));
-	}
+	/*
+	 * Memory the page allocator owns is never ZONE_DEVICE memory: take
+	 * the chunk around a page just allocated, it is System RAM.
+	 */
+	page = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	ram = ALIGN_DOWN(PFN_PHYS(page_to_pfn(page)), MR_CHUNK);
+	b->pgmap.type = MEMORY_DEVICE_GENERIC;
+	b->pgmap.range.start = ram;
+	b->pgmap.range.end = ram + MR_CHUNK - 1;
+	mr_expect_refused(test, b, -ENXIO, "System RAM");
+	b->pgmap.range.start = ram + PAGE_SIZE;
+	mr_expect_refused(test, b, -ENXIO, "misaligned System RAM");
+	KUNIT_EXPECT_FALSE(test, is_zone_device_page(page));
+	__free_page(page);
 
 	KUNIT_EXPECT_TRUE(test, mr_unmap(test, a));
 }
 
+#ifdef CONFIG_FUNCTION_ERROR_INJECTION
 /*
- * Fallible steps of mapping the two-range private map below: the
- * reference, then per range the pfn claim, the memory type and the
- * hotplug of the pages.
+ * Failing the setup steps of memremap_pages() one by one. mm/memremap.c
+ * keeps each fallible step in a small function that allows error
+ * injection. As fail_function does, a kprobe on its entry makes it return
+ * an error straight away, having done nothing; only calls made by the
+ * test's own thread fail, and only the @nth one.
  */
-#define MR_MAP_STEPS	(1 + 2 * 3)
+struct mr_fault {
+	struct kprobe kp;
+	struct task_struct *task;
+	int nth;
+	int calls;
+};
 
-/*
- * Fail each step of memremap_pages() in turn: the error comes back and
- * everything done before it is undone, so no pfn resolves, no section is
- * left behind and the next attempt maps the same ranges again.
- */
-static void mr_test_unwind(struct kunit *test)
+/* An error memremap_pages() never makes up itself. */
+#define MR_FAULT_ERR	(-EIO)
+
+static int mr_fault_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	struct mr_dev *dev = mr_dev_new(test, 2, 1);
-	unsigned long pfns[] = {
-		mr_chunk_pfn(test, 1), mr_chunk_pfn(test, 4) - 1,
-		mr_chunk_pfn(test, 3), mr_chunk_pfn(test, 4) + 17,
-	};
-	void *ret;
-	int nth, i;
+	struct mr_fault *f = container_of(kp, struct mr_fault, kp);
 
-	/* Range 1 spans chunks 3 and 4, to cross a boundary of its own. */
-	dev->pgmap.ranges[1].start = mr_chunk(test, 3);
-	dev->pgmap.ranges[1].end = mr_chunk(test, 5) - 1;
+	if (current != f->task || ++f->calls != f->nth)
+		return 0;
+	regs_set_return_value(regs, (unsigned long)MR_FAULT_ERR);
+	override_function_with_return(regs);
+	/* Execution resumes at the return, not at the probed instruction. */
+	return 1;
+}
 
-	for (nth = 1; nth <= MR_MAP_STEPS + 1; nth++) {
-		memremap_kunit_fault.nth = nth;
-		WRITE_ONCE(memremap_kunit_fault.pgmap, &dev->pgmap);
-		ret = mr_map(dev);
-		WRITE_ONCE(memremap_kunit_fault.pgmap, NULL);
-		if (!IS_ERR(ret))
-			break;
+NOKPROBE_SYMBOL(mr_fault_pre);
 
-		KUNIT_EXPECT_EQ_MSG(test, PTR_ERR(ret), -ENOMEM, "step %d", nth);
-		KUNIT_EXPECT_EQ_MSG(test, memremap_kunit_fault.nth, 0,
-				    "step %d", nth);
-		for (i = 0; i < ARRAY_SIZE(pfns); i++) {
-			KUNIT_EXPECT_NULL_MSG(test, mr_lookup(pfns[i]),
-					      "step %d pfn %d", nth, i);
-			KUNIT_EXPECT_FALSE_MSG(test, pfn_valid(pfns[i]),
-					       "step %d pfn %d", nth, i);
+/*
+ * A jump-optimised kprobe cannot divert execution; having a post handler
+ * keeps this one a breakpoint, as in fail_function.
+ */
+static void mr_fault_post(struct kprobe *kp, struct pt_regs *regs,
+			  unsigned long flags)
+{
+}
+
+static struct mr_fault *mr_fault_arm(struct kunit *test, const char *fn)
+{
+	struct mr_fault *f;
+	unsigned long addr;
+	int err;
+
+	f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f);
+	f->kp.symbol_name = fn;
+	f->kp.pre_handler = mr_fault_pre;
+	f->kp.post_handler = mr_fault_post;
+	f->task = current;
+	err = register_kprobe(&f->kp);
+	KUNIT_ASSERT_EQ_MSG(test, err, 0, "register_kprobe(%s)", fn);
+
+	addr = (unsigned long)f->kp.addr;
+	if (!within_error_injection_list(addr) ||
+	    get_injectable_error_type(addr) != EI_ETYPE_ERRNO) {
+		unregister_kprobe(&f->kp);
+		KUNIT_ASSERT_FAILURE(test, "%s allows no errno injection", fn);
+	}
+	return f;
+}
+
+/* The fallible setup steps of memremap_pages(), in the order it takes them. */
+enum { MR_REF, MR_CLAIM, MR_TRACK, MR_SHADOW, MR_ADD, MR_NR_STEPS };
+
+static const char * const mr_step_fn[MR_NR_STEPS] = {
+	[MR_REF]	= "pgmap_ref_init",	/* percpu_ref_init() */
+	[MR_CLAIM]	= "pgmap_claim_pfns",	/* pfn -> pgmap lookup */
+	[MR_TRACK]	= "pgmap_track_pfns",	/* track_pfn_remap() */
+	[MR_SHADOW]	= "pgmap_add_shadow",	/* kasan_add_zero_shadow() */
+	[MR_ADD]	= "pgmap_add_pages",	/* add_pages(), arch_add_memory() */
+};
+
+/*
+ * Nothing of a failed memremap_pages() is left: no pfn resolves, the
+ * sections are gone, the reference is torn down (percpu_ref_exit() clears
+ * ->data) and nothing was put under the driver's region in iomem.
+ */
+static void mr_expect_clean(struct kunit *test, struct mr_dev *dev,
+			    const char *fn, int nth)
+{
+	struct mr_ctx *ctx = test->priv;
+	int i, j;
+
+	for (i = 0; i < dev->pgmap.nr_range; i++) {
+		const struct range *range = &dev->pgmap.ranges[i];
+		unsigned long pfns[] = {
+			PHYS_PFN(range->start), PHYS_PFN(range->end),
+		};
+
+		for (j = 0; j < ARRAY_SIZE(pfns); j++) {
+			KUNIT_EXPECT_NULL_MSG(test, mr_lookup(pfns[j]),
+					      "%s call %d: range %d", fn, nth, i);
+			KUNIT_EXPECT_FALSE_MSG(test, pfn_valid(pfns[j]),
+					       "%s call %d: range %d", fn, nth, i);
 		}
 	}
-	KUNIT_EXPECT_EQ(test, nth, MR_MAP_STEPS + 1);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(ret));
-
-	for (i = 0; i < ARRAY_SIZE(pfns); i++) {
-		KUNIT_EXPECT_PTR_EQ(test, mr_lookup(pfns[i]), &dev->pgmap);
-		KUNIT_EXPECT_PTR_EQ(test, pfn_to_page(pfns[i])->pgmap,
-				    &dev->pgmap);
-	}
-	KUNIT_EXPECT_TRUE(test, mr_unmap(test, dev));
-	for (i = 0; i < ARRAY_SIZE(pfns); i++)
-		KUNIT_EXPECT_FALSE(test, pfn_valid(pfns[i]));
+	KUNIT_EXPECT_NULL_MSG(test, dev->pgmap.ref.data, "%s call %d", fn, nth);
+	KUNIT_EXPECT_NULL_MSG(test, ctx->res->child, "%s call %d", fn, nth);
 }
+
+/*
+ * Fail each call of each setup step of mapping @dev in turn; @calls says
+ * how often each step is taken. Every failure must hand back the forced
+ * error and leave nothing behind, so the next attempt, on the very same
+ * ranges, gets as far as the next step: a pfn claim left behind makes it
+ * fail on the conflict instead. With @complete, the map is then made with
+ * the step watched but not failed, to check the count, and torn down
+ * again.
+ */
+static void mr_unwind(struct kunit *test, struct mr_dev *dev,
+		      const int *calls, bool complete)
+{
+	void *ret = NULL;
+	int step, nth;
+
+	for (step = 0; step < MR_NR_STEPS; step++) {
+		const char *fn = mr_step_fn[step];
+		struct mr_fault *f = mr_fault_arm(test, fn);
+
+		for (nth = 1; nth <= calls[step]; nth++) {
+			f->nth = nth;
+			f->calls = 0;
+			ret = mr_map(dev);
+			KUNIT_EXPECT_EQ_MSG(test, PTR_ERR_OR_ZERO(ret),
+					    MR_FAULT_ERR, "%s call %d", fn, nth);
+			KUNIT_EXPECT_EQ_MSG(test, f->calls, nth,
+					    "%s call %d", fn, nth);
+			if (!IS_ERR(ret))
+				break;
+			mr_expect_clean(test, dev, fn, nth);
+		}
+		if (complete && !dev->mapped) {
+			f->nth = 0;
+			f->calls = 0;
+			ret = mr_map(dev);
+			KUNIT_EXPECT_EQ_MSG(test, PTR_ERR_OR_ZERO(ret), 0,
+					    "%s not failed", fn);
+			KUNIT_EXPECT_EQ_MSG(test, f->calls, calls[step],
+					    "%s not failed", fn);
+		}
+		unregister_kprobe(&f->kp);
+
+		if (dev->mapped) {
+			KUNIT_EXPECT_PTR_EQ(test,
+					    mr_lookup(PHYS_PFN(dev->pgmap.range.start)),
+					    &dev->pgmap);
+			KUNIT_ASSERT_TRUE(test, mr_unmap(test, dev));
+			mr_expect_clean(test, dev, fn, 0);
+		}
+	}
+}
+
+/*
+ * A device private map of two ranges, the second spanning two chunks:
+ * every step but the KASAN shadow (the CPU never maps private memory) is
+ * taken once per range, after the reference.
+ */
+static void mr_test_unwind_private(struct kunit *test)
+{
+	static const int calls[MR_NR_STEPS] = {
+		[MR_REF] = 1, [MR_CLAIM] = 2, [MR_TRACK] = 2,
+		[MR_SHADOW] = 0, [MR_ADD] = 2,
+	};
+	struct mr_dev *dev = mr_dev_new(test, 2, 1);
+
+	dev->pgmap.ranges[1].start = mr_chunk(test, 3);
+	dev->pgmap.ranges[1].end = mr_chunk(test, 5) - 1;
+	mr_unwind(test, dev, calls, true);
+}
+
+/*
+ * A device coherent map, which the CPU maps linearly: it also gets a KASAN
+ * shadow, and arch_add_memory() instead of add_pages(). The test's span
+ * has no memory behind it, and a linear mapping of it would invite the
+ * CPU to speculate into nothing, so this map is never completed: the
+ * last step fails before arch_add_memory() runs. A device private map of
+ * the same range then shows that nothing was left in its way.
+ */
+static void mr_test_unwind_linear(struct kunit *test)
+{
+	static const int calls[MR_NR_STEPS] = {
+		[MR_REF] = 1, [MR_CLAIM] = 1, [MR_TRACK] = 1,
+		[MR_SHADOW] = 1, [MR_ADD] = 1,
+	};
+	struct mr_dev *dev = mr_dev_new(test, 1, 6);
+
+	dev->pgmap.type = MEMORY_DEVICE_COHERENT;
+	mr_unwind(test, dev, calls, false);
+
+	dev->pgmap.type = MEMORY_DEVICE_PRIVATE;
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(dev)));
+	KUNIT_EXPECT_PTR_EQ(test, mr_lookup(mr_chunk_pfn(test, 6)),
+			    &dev->pgmap);
+	KUNIT_EXPECT_TRUE(test, mr_unmap(test, dev));
+}
+
+/*
+ * The CPU-visible types need no more than 6.1 asks of them: device coherent
+ * memory needs page_free and an owner but no migrate_to_ram (the CPU maps
+ * its pages with ordinary PTEs and never faults on them), the other types
+ * need no ops at all, and fsdax memory is only refused where fsdax is
+ * limited (CONFIG_FS_DAX_LIMITED). Each map is failed at its last setup
+ * step, which shows validation let it through without a linear mapping of
+ * the test's empty span ever being made.
+ */
+static void mr_test_types_accepted(struct kunit *test)
+{
+	static const struct {
+		const char *what;
+		enum memory_type type;
+		const struct dev_pagemap_ops *ops;
+		bool owner;
+		bool refused;
+	} maps[] = {
+		{ "coherent, no migrate_to_ram", MEMORY_DEVICE_COHERENT,
+		  &mr_ops_no_migrate, true, false },
+		{ "fsdax", MEMORY_DEVICE_FS_DAX, NULL, false,
+		  IS_ENABLED(CONFIG_FS_DAX_LIMITED) },
+		{ "generic", MEMORY_DEVICE_GENERIC, NULL, false, false },
+		{ "p2pdma", MEMORY_DEVICE_PCI_P2PDMA, NULL, false, false },
+	};
+	struct mr_dev *dev = mr_dev_new(test, 1, 0);
+	struct mr_fault *f = mr_fault_arm(test, mr_step_fn[MR_ADD]);
+	void *ret;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(maps); i++) {
+		dev->pgmap.type = maps[i].type;
+		dev->pgmap.ops = maps[i].ops;
+		dev->pgmap.owner = maps[i].owner ? mr_owner : NULL;
+		f->nth = 1;
+		f->calls = 0;
+		ret = mr_map(dev);
+		KUNIT_EXPECT_EQ_MSG(test, PTR_ERR_OR_ZERO(ret),
+				    maps[i].refused ? -EINVAL : MR_FAULT_ERR,
+				    "%s", maps[i].what);
+		KUNIT_EXPECT_EQ_MSG(test, f->calls, maps[i].refused ? 0 : 1,
+				    "%s", maps[i].what);
+		if (!IS_ERR(ret))
+			break;
+		mr_expect_clean(test, dev, maps[i].what, 1);
+	}
+	unregister_kprobe(&f->kp);
+}
+#else
+static void mr_test_unwind_private(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_FUNCTION_ERROR_INJECTION");
+}
+
+static void mr_test_types_accepted(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_FUNCTION_ERROR_INJECTION");
+}
+
+static void mr_test_unwind_linear(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_FUNCTION_ERROR_INJECTION");
+}
+#endif /* CONFIG_FUNCTION_ERROR_INJECTION */
 
 struct mr_walker {
 	unsigned long pfn;
@@ -821,7 +1070,9 @@ static struct kunit_case mr_cases[] = {
 	KUNIT_CASE(mr_test_multi_range_lookup),
 	KUNIT_CASE(mr_test_bad_map),
 	KUNIT_CASE(mr_test_bad_ranges),
-	KUNIT_CASE(mr_test_unwind),
+	KUNIT_CASE(mr_test_unwind_private),
+	KUNIT_CASE(mr_test_unwind_linear),
+	KUNIT_CASE(mr_test_types_accepted),
 	KUNIT_CASE(mr_test_lookup_races_unmap),
 	KUNIT_CASE(mr_test_devm),
 	{}

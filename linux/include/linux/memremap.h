@@ -88,7 +88,8 @@ enum memory_type {
  *	the refcount back to one once this returns.
  * @migrate_to_ram: the CPU faulted on a device private page; move the data
  *	into system memory (usually with migrate_vma_setup()) and return a
- *	vm_fault_t. Required for private and coherent memory.
+ *	vm_fault_t. Required for device private memory; never called for
+ *	the other types, whose pages the CPU maps directly.
  * @memory_failure: the pfns [@pfn, @pfn + @nr_pages) are poisoned. Tell
  *	whoever uses them and recover what can be recovered; @mf_flags is
  *	passed on to the recovery code. Returning -EOPNOTSUPP (or leaving
@@ -247,19 +248,6 @@ static inline unsigned long memremap_compat_align(void)
 	return PAGE_SIZE;
 }
 #endif /* CONFIG_ZONE_DEVICE */
-
-#ifdef CONFIG_DEV_PAGEMAP_KUNIT_TEST
-/*
- * Test hook for mm/memremap_kunit.c: the next memremap_pages() of @pgmap
- * fails with -ENOMEM at its @nth fallible step (counting from one).
- */
-struct memremap_kunit_fault {
-	struct dev_pagemap *pgmap;
-	int nth;
-};
-
-extern struct memremap_kunit_fault memremap_kunit_fault;
-#endif
 
 /* Drop a reference taken by get_dev_pagemap(); @pgmap may be NULL. */
 static inline void put_dev_pagemap(struct dev_pagemap *pgmap)
