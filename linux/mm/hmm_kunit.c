@@ -940,46 +940,67 @@ static void hmm_test_busy_after_munmap(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EFAULT);
 }
 
-/*
- * A PMD-mapped THP is reported with map order PMD_SHIFT - PAGE_SHIFT on
- * every entry, including for a range that starts in its middle.
- */
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
-static void hmm_test_thp_map_order(struct kunit *test)
+/*
+ * Map twice a PMD's worth of memory, populate a THP at its first aligned
+ * address and snapshot it into @range (HPAGE_PMD_NR entries); the case is
+ * skipped when no THP is to be had. Returns the THP's address.
+ */
+static unsigned long hmmt_setup_thp(struct hmmt_ctx *ctx,
+				    struct hmm_range *range)
 {
-	struct hmmt_ctx *ctx = test->priv;
+	struct kunit *test = ctx->test;
 	const unsigned long nr = HPAGE_PMD_NR;
-	struct hmm_range range, part;
-	unsigned long addr, huge, i, head;
-	struct page *page;
+	unsigned long addr, huge;
 
 	addr = hmmt_setup(ctx, 2 * nr, PROT_READ | PROT_WRITE);
 	KUNIT_ASSERT_EQ(test, do_madvise(ctx->mm, addr, 2 * nr * PAGE_SIZE,
 					 MADV_HUGEPAGE), 0);
 	huge = ALIGN(addr, HPAGE_PMD_SIZE);
 	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, huge, hmmt_magic(0)), 0);
-
-	hmmt_range_init(ctx, &range, huge, nr, 0, 0);
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
-	KUNIT_ASSERT_TRUE(test, range.hmm_pfns[0] & HMM_PFN_VALID);
-	page = hmm_pfn_to_page(range.hmm_pfns[0]);
-	if (!PageTransHuge(page))
+	hmmt_range_init(ctx, range, huge, nr, 0, 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, range, NULL), 0);
+	KUNIT_ASSERT_TRUE(test, range->hmm_pfns[0] & HMM_PFN_VALID);
+	if (!PageTransHuge(hmm_pfn_to_page(range->hmm_pfns[0])))
 		kunit_skip(test, "no THP could be allocated");
+	return huge;
+}
 
-	head = hmmt_pfn(range.hmm_pfns[0]);
-	KUNIT_EXPECT_EQ(test, head & (nr - 1), 0UL);
-	KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[0]), hmmt_magic(0));
-	for (i = 0; i < nr; i++) {
-		unsigned long e = range.hmm_pfns[i];
+/* Every entry of @range has @flags, the PMD order and the pfn head + i. */
+static void hmmt_expect_thp(struct kunit *test, const struct hmm_range *range,
+			    unsigned long head, unsigned long flags)
+{
+	unsigned long i, e;
 
-		KUNIT_EXPECT_TRUE(test, e & HMM_PFN_VALID);
-		KUNIT_EXPECT_TRUE(test, e & HMM_PFN_WRITE);
+	for (i = 0; i < hmmt_npages(range); i++) {
+		e = range->hmm_pfns[i];
+		KUNIT_EXPECT_EQ(test, e & flags, flags);
 		KUNIT_EXPECT_EQ(test, hmm_pfn_to_map_order(e),
 				(unsigned int)HPAGE_PMD_ORDER);
 		KUNIT_EXPECT_EQ(test, hmmt_pfn(e), head + i);
 		if (hmmt_pfn(e) != head + i)
 			break;
 	}
+}
+
+/*
+ * A PMD-mapped THP is reported with map order PMD_SHIFT - PAGE_SHIFT on
+ * every entry, including for a range that starts in its middle.
+ */
+static void hmm_test_thp_map_order(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	const unsigned long nr = HPAGE_PMD_NR;
+	struct hmm_range range, part;
+	unsigned long huge, i, head;
+	struct page *page;
+
+	huge = hmmt_setup_thp(ctx, &range);
+	page = hmm_pfn_to_page(range.hmm_pfns[0]);
+	head = hmmt_pfn(range.hmm_pfns[0]);
+	KUNIT_EXPECT_EQ(test, head & (nr - 1), 0UL);
+	KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[0]), hmmt_magic(0));
+	hmmt_expect_thp(test, &range, head, HMM_PFN_VALID | HMM_PFN_WRITE);
 
 	/* A window into the middle still sees the whole mapping's order. */
 	hmmt_range_init(ctx, &part, huge + 100 * PAGE_SIZE, 8,
@@ -1349,21 +1370,12 @@ static void hmm_test_protnone_pmd(struct kunit *test)
 {
 	struct hmmt_ctx *ctx = test->priv;
 	const unsigned long nr = HPAGE_PMD_NR;
-	unsigned long addr, huge, head, i;
+	unsigned long huge, head, i;
 	struct hmm_range range;
 	struct page *page;
 
-	addr = hmmt_setup(ctx, 2 * nr, PROT_READ | PROT_WRITE);
-	KUNIT_ASSERT_EQ(test, do_madvise(ctx->mm, addr, 2 * nr * PAGE_SIZE,
-					 MADV_HUGEPAGE), 0);
-	huge = ALIGN(addr, HPAGE_PMD_SIZE);
-	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, huge, hmmt_magic(0)), 0);
-	hmmt_range_init(ctx, &range, huge, nr, 0, 0);
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
-	KUNIT_ASSERT_TRUE(test, range.hmm_pfns[0] & HMM_PFN_VALID);
+	huge = hmmt_setup_thp(ctx, &range);
 	page = hmm_pfn_to_page(range.hmm_pfns[0]);
-	if (!PageTransHuge(page))
-		kunit_skip(test, "no THP could be allocated");
 	head = hmmt_pfn(range.hmm_pfns[0]);
 
 	KUNIT_ASSERT_EQ(test, hmmt_numa_hint(ctx, huge, nr), nr);
@@ -1376,16 +1388,7 @@ static void hmm_test_protnone_pmd(struct kunit *test)
 
 	range.default_flags = HMM_PFN_REQ_FAULT;
 	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
-	for (i = 0; i < nr; i++) {
-		unsigned long e = range.hmm_pfns[i];
-
-		KUNIT_EXPECT_TRUE(test, e & HMM_PFN_VALID);
-		KUNIT_EXPECT_EQ(test, hmm_pfn_to_map_order(e),
-				(unsigned int)HPAGE_PMD_ORDER);
-		KUNIT_EXPECT_EQ(test, hmmt_pfn(e), head + i);
-		if (hmmt_pfn(e) != head + i)
-			break;
-	}
+	hmmt_expect_thp(test, &range, head, HMM_PFN_VALID);
 	KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[0]), hmmt_magic(0));
 	KUNIT_EXPECT_TRUE(test, PageTransHuge(page));
 }
