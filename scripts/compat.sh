@@ -104,7 +104,7 @@ x86_64)
 		 "${notifier_users[@]}" drivers/infiniband/hw/hfi1/user_exp_rcv.o
 		 drivers/xen/gntdev.o drivers/iommu/intel/svm.o drivers/iommu/amd/iommu_v2.o
 		 "${device_users[@]}" drivers/xen/unpopulated-alloc.o
-		 mm/mmu_notifier.o mm/memremap.o mm/hmm.o lib/test_hmm.o) ;;
+		 "${ours[@]}" "${ours_dev[@]}") ;;
 arm64)
 	targets=(arch/arm64/kvm/ "${notifier_users[@]}" drivers/xen/gntdev.o
 		 drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-sva.o
