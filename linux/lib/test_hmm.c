@@ -850,7 +850,7 @@ static int dmirror_pass_range(struct dmirror *dm, struct dmirror_scratch *s,
 static bool dmirror_access(struct dmirror *dm, unsigned long addr, void *buf,
 			   bool write)
 {
-	struct page *data;
+	struct page *page, *data;
 	void *entry;
 	void *vaddr;
 
@@ -861,13 +861,23 @@ static bool dmirror_access(struct dmirror *dm, unsigned long addr, void *buf,
 		return false;
 	}
 
-	data = dmirror_data_page(xa_untag_pointer(entry));
+	page = xa_untag_pointer(entry);
+	data = dmirror_data_page(page);
 	vaddr = kmap_local_page(data);
 	if (write)
 		memcpy(vaddr, buf, PAGE_SIZE);
 	else
 		memcpy(buf, vaddr, PAGE_SIZE);
 	kunmap_local(vaddr);
+	/*
+	 * A write through a CPU mapping dirties the PTE; this one went around
+	 * it. A writable PTE need not be dirty (a read fault on shmem maps the
+	 * page writable and clean), and reclaim would then drop the page and
+	 * the data with it. The entry is only here while the CPU maps the
+	 * page, which keeps truncation away, so no page lock is needed.
+	 */
+	if (write && !is_zone_device_page(page))
+		set_page_dirty(page);
 	mutex_unlock(&dm->lock);
 	return true;
 }

@@ -571,7 +571,6 @@ TEST_F(rw, mirror_cached_until_invalidated)
 	munmap(p, n * psz);
 }
 
-/* After MADV_DONTNEED the device must see zeros, not the old pages. */
 /*
  * Pages pushed out to swap are swap entries in the page table: a snapshot
  * reports them as not present and leaves them in swap, a device read
@@ -604,6 +603,39 @@ TEST_F(rw, swapped_out_pages)
 	munmap(p, n * psz);
 }
 
+/*
+ * A device write goes around the CPU page tables, so it leaves no dirty bit
+ * there: the driver must mark the page dirty. Otherwise a shared page the
+ * CPU maps writable but clean (what a read fault on shmem gives) looks clean
+ * to reclaim, which drops it, and the device's data with it. Found by
+ * hmm-fuzz (seed 1): the page read back as zeroes.
+ */
+TEST_F(rw, device_write_survives_pageout)
+{
+	unsigned long n = 8, i, out = 0;
+	char *p;
+
+	p = mmap(NULL, n * psz, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(p, MAP_FAILED);
+	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
+	stamp(self->buf, n * psz, 97);
+	ASSERT_EQ(dm_write(self->fd, p, self->buf, n), 0);
+
+	ASSERT_EQ(madvise(p, n * psz, MADV_PAGEOUT), 0);
+	for (i = 0; i < n; i++)
+		out += !(pagemap_flags(p + i * psz) & PM_PRESENT);
+	ASSERT_EQ(out, n)
+		TH_LOG("only %lu of %lu pages were paged out: is swap on?", out, n);
+
+	EXPECT_EQ(stamp_diff(p, n * psz, 97), -1);
+	memset(self->buf, 0, n * psz);
+	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
+	EXPECT_EQ(stamp_diff(self->buf, n * psz, 97), -1);
+	munmap(p, n * psz);
+}
+
+/* After MADV_DONTNEED the device must see zeros, not the old pages. */
 TEST_F(rw, read_after_dontneed)
 {
 	unsigned long n = 8;
