@@ -1603,6 +1603,74 @@ TEST_F(devmem, migrate_shared_anon_refused)
 	munmap(p, n * psz);
 }
 
+#define KSM_SYSFS	"/sys/kernel/mm/ksm/"
+
+/* Wait up to @secs for the KSM counter @name to reach @want. */
+static bool ksm_wait(const char *name, long want, double secs)
+{
+	char path[64];
+	double end = now_sec() + secs;
+
+	snprintf(path, sizeof(path), KSM_SYSFS "%s", name);
+	while (read_long(path) < want) {
+		if (now_sec() > end)
+			return false;
+		usleep(20000);
+	}
+	return true;
+}
+
+/*
+ * A page KSM merged stays in system memory: it is shared and write-protected
+ * by design, and its KSM stable node would follow it into device memory,
+ * which ksmd cannot read (6.1's migrate_vma took it along, and ksmd then
+ * faulted on its next comparison). Found by hmm-fuzz with KSM scanning.
+ */
+TEST_F(devmem, ksm_page_not_migrated)
+{
+	long run = read_long(KSM_SYSFS "run");
+	long sleep_ms = read_long(KSM_SYSFS "sleep_millisecs");
+	long scans;
+	char *a, *b, *c;
+
+	ASSERT_GE(run, 0) TH_LOG("no KSM in this kernel");
+	a = map_anon(psz, PROT_READ | PROT_WRITE);
+	b = map_anon(psz, PROT_READ | PROT_WRITE);
+	ASSERT_NE(a, NULL);
+	ASSERT_NE(b, NULL);
+	memset(a, 0x5a, psz);
+	memset(b, 0x5a, psz);
+	ASSERT_EQ(madvise(a, psz, MADV_MERGEABLE), 0);
+	ASSERT_EQ(madvise(b, psz, MADV_MERGEABLE), 0);
+	ASSERT_EQ(write_long(KSM_SYSFS "sleep_millisecs", 0), 0);
+	ASSERT_EQ(write_long(KSM_SYSFS "run", 1), 0);
+	ASSERT_TRUE(ksm_wait("pages_sharing", 1, 30))
+		TH_LOG("KSM never merged the two pages");
+
+	/* Leave the KSM page mapped once, then try to move it. */
+	munmap(b, psz);
+	EXPECT_EQ(dm_to_dev(self->fd, a, 1), -ENOENT);
+	ASSERT_EQ(dm_snap(self->fd, a, self->snap, 1), 0);
+	EXPECT_EQ(self->snap[0], HMM_DMIRROR_PROT_READ);
+
+	/* A page with the same contents sends ksmd to the stable tree. */
+	c = map_anon(psz, PROT_READ | PROT_WRITE);
+	ASSERT_NE(c, NULL);
+	memset(c, 0x5a, psz);
+	ASSERT_EQ(madvise(c, psz, MADV_MERGEABLE), 0);
+	scans = read_long(KSM_SYSFS "full_scans");
+	EXPECT_TRUE(ksm_wait("full_scans", scans + 2, 30));
+	EXPECT_TRUE(all_bytes(a, psz, 0x5a));
+	EXPECT_TRUE(all_bytes(c, psz, 0x5a));
+
+	munmap(a, psz);
+	munmap(c, psz);
+	/* 2 unmerges whatever is left before KSM goes back to how it was. */
+	write_long(KSM_SYSFS "run", 2);
+	write_long(KSM_SYSFS "run", run);
+	write_long(KSM_SYSFS "sleep_millisecs", sleep_ms);
+}
+
 /* Same for a shared file mapping: page cache pages never migrate. */
 TEST_F(devmem, migrate_file_shared_refused)
 {
