@@ -9,7 +9,6 @@
  * RAM and no hardware: only struct pages get allocated.
  */
 #include <kunit/test.h>
-#include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/err.h>
@@ -29,14 +28,12 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 
+#include "hmm_kunit_util.h"
+
 /* One subsection: the smallest span ZONE_DEVICE memory can be hotplugged in. */
 #define MR_CHUNK	SZ_2M
 /* Address space reserved per test, carved into chunks by the test. */
 #define MR_SPAN		(16 * MR_CHUNK)
-/* How long a teardown that should finish may take under a slow emulator. */
-#define MR_DONE_MS	20000
-/* How long a teardown that must stay blocked is watched for. */
-#define MR_BLOCKED_MS	200
 
 /*
  * A fake device: the dev_pagemap sits last because its ranges[] may extend
@@ -161,48 +158,36 @@ static void *mr_map(struct mr_dev *dev)
 	return ret;
 }
 
+/* memunmap_pages() on a kthread of its own: it blocks while pages are used. */
 struct mr_unmap {
+	struct ktest_call call;
 	struct dev_pagemap *pgmap;
-	struct completion done;
 };
 
-static int mr_unmap_fn(void *data)
+static void mr_unmap_fn(struct ktest_call *call)
 {
-	struct mr_unmap *u = data;
-
-	memunmap_pages(u->pgmap);
-	complete(&u->done);
-	return 0;
+	memunmap_pages(container_of(call, struct mr_unmap, call)->pgmap);
 }
 
 /* Start memunmap_pages() on another thread; it may block on references. */
 static struct mr_unmap *mr_unmap_start(struct kunit *test, struct mr_dev *dev)
 {
-	struct task_struct *task;
 	struct mr_unmap *u;
 
-	u = kzalloc(sizeof(*u), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, u);
+	u = ktest_call_new(test, struct mr_unmap, call, mr_unmap_fn);
 	u->pgmap = &dev->pgmap;
-	init_completion(&u->done);
 	dev->mapped = false;
-	task = kthread_run(mr_unmap_fn, u, "memremap_kunit");
-	if (IS_ERR(task)) {
+	if (!ktest_call_start(test, &u->call)) {
 		dev->mapped = true;
-		kfree(u);
-		KUNIT_ASSERT_FAILURE(test, "kthread_run: %ld", PTR_ERR(task));
+		KUNIT_ASSERT_FAILURE(test, "cannot start memunmap_pages()");
 	}
 	return u;
 }
 
-static bool mr_unmap_done(struct mr_unmap *u, unsigned int ms)
-{
-	return wait_for_completion_timeout(&u->done, msecs_to_jiffies(ms));
-}
-
 /*
  * Wait for a teardown to finish. On a timeout the thread is still inside
- * memunmap_pages() and owns @u and the device, so both are leaked on purpose.
+ * memunmap_pages() and uses the device, so the device is leaked on purpose,
+ * as the helper leaks the call.
  */
 static bool mr_unmap_finish(struct kunit *test, struct mr_dev *dev,
 			    struct mr_unmap *u)
@@ -210,15 +195,13 @@ static bool mr_unmap_finish(struct kunit *test, struct mr_dev *dev,
 	struct mr_ctx *ctx = test->priv;
 	int i;
 
-	if (!mr_unmap_done(u, MR_DONE_MS)) {
-		ctx->leaked = true;
-		for (i = 0; i < ARRAY_SIZE(ctx->devs); i++)
-			if (ctx->devs[i] == dev)
-				ctx->devs[i] = NULL;
-		return false;
-	}
-	kfree(u);
-	return true;
+	if (ktest_call_finish(test, &u->call))
+		return true;
+	ctx->leaked = true;
+	for (i = 0; i < ARRAY_SIZE(ctx->devs); i++)
+		if (ctx->devs[i] == dev)
+			ctx->devs[i] = NULL;
+	return false;
 }
 
 /* memunmap_pages() with a deadline, so a leaked reference fails, not hangs. */
@@ -227,17 +210,21 @@ static bool mr_unmap(struct kunit *test, struct mr_dev *dev)
 	return mr_unmap_finish(test, dev, mr_unmap_start(test, dev));
 }
 
-/* Let the teardown thread get as far as killing the reference. */
-static bool mr_wait_dying(struct dev_pagemap *pgmap)
+/*
+ * Start a teardown that has to wait for a reference the case holds: it
+ * kills the map's reference, so no new lookup succeeds, and then blocks.
+ */
+static struct mr_unmap *mr_unmap_blocked(struct kunit *test, struct mr_dev *dev)
 {
-	unsigned long deadline = jiffies + msecs_to_jiffies(MR_DONE_MS);
+	unsigned long deadline = jiffies + msecs_to_jiffies(KTEST_FINISH_MS);
+	struct mr_unmap *u = mr_unmap_start(test, dev);
 
-	while (!percpu_ref_is_dying(&pgmap->ref)) {
-		if (time_after(jiffies, deadline))
-			return false;
+	while (!percpu_ref_is_dying(&dev->pgmap.ref) &&
+	       time_before(jiffies, deadline))
 		usleep_range(1000, 2000);
-	}
-	return true;
+	KUNIT_EXPECT_TRUE(test, percpu_ref_is_dying(&dev->pgmap.ref));
+	KUNIT_EXPECT_TRUE(test, ktest_call_blocked(&u->call));
+	return u;
 }
 
 /* Look @pfn up with no cached map; drop the reference straight away. */
@@ -376,10 +363,8 @@ static void mr_test_unmap_waits_for_pgmap_ref(struct kunit *test)
 	held = get_dev_pagemap(pfn, NULL);
 	KUNIT_ASSERT_PTR_EQ(test, held, &dev->pgmap);
 
-	u = mr_unmap_start(test, dev);
-	KUNIT_EXPECT_TRUE(test, mr_wait_dying(&dev->pgmap));
+	u = mr_unmap_blocked(test, dev);
 	KUNIT_EXPECT_NULL(test, get_dev_pagemap(pfn, NULL));
-	KUNIT_EXPECT_FALSE(test, mr_unmap_done(u, MR_BLOCKED_MS));
 
 	put_dev_pagemap(held);
 	KUNIT_ASSERT_TRUE(test, mr_unmap_finish(test, dev, u));
@@ -404,9 +389,7 @@ static void mr_test_unmap_waits_for_page_ref(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, PageLocked(page));
 	unlock_page(page);
 
-	u = mr_unmap_start(test, dev);
-	KUNIT_EXPECT_TRUE(test, mr_wait_dying(&dev->pgmap));
-	KUNIT_EXPECT_FALSE(test, mr_unmap_done(u, MR_BLOCKED_MS));
+	u = mr_unmap_blocked(test, dev);
 	KUNIT_EXPECT_EQ(test, atomic_read(&dev->nr_freed), 0);
 
 	put_page(page);
@@ -1001,7 +984,7 @@ static int mr_walker_fn(void *data)
  */
 static void mr_test_lookup_races_unmap(struct kunit *test)
 {
-	unsigned long deadline = jiffies + msecs_to_jiffies(MR_DONE_MS);
+	unsigned long deadline = jiffies + msecs_to_jiffies(KTEST_FINISH_MS);
 	struct mr_dev *dev = mr_dev_new(test, 1, 5);
 	struct task_struct *task;
 	struct mr_walker *w;

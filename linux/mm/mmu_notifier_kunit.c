@@ -8,9 +8,10 @@
  * events the notifiers see.
  *
  * Anything that may block (read_begin during an invalidation, remove while
- * one is in flight) runs in a helper kthread so the test thread can check
- * that it is still blocked and later that it finished, with a time bound
- * instead of a hang when the core loses a wakeup.
+ * one is in flight) runs on a kthread of its own (ktest_call, in
+ * mm/hmm_kunit_util.h) so the case can check that it is still blocked and
+ * later that it finished, with a time bound instead of a hang when the
+ * core loses a wakeup.
  */
 #include <kunit/test.h>
 #include <linux/atomic.h>
@@ -30,14 +31,11 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
+#include "hmm_kunit_util.h"
+
 /* Addresses only mean something to the interval tree: the mm has no VMAs. */
 #define MNT_BASE	0x10000000UL
 #define MNT_PG(n)	(MNT_BASE + (unsigned long)(n) * PAGE_SIZE)
-
-/* How long a blocked helper is watched before we call it "still blocked". */
-#define MNT_BLOCKED_MS	100
-/* How long a released helper may take to finish before we call it lost. */
-#define MNT_FINISH_TIMEOUT	(10 * HZ)
 
 /*
  * A few cases provoke a driver bug on purpose and the core WARNs about it.
@@ -210,12 +208,12 @@ static void mnt_invalidate_pages(struct kunit *test, unsigned long first,
 }
 
 /*
- * Helper threads for calls that are expected to block. The structure is
- * heap allocated and deliberately leaked if the thread never finishes, so a
- * core that loses a wakeup fails the test instead of corrupting the stack.
+ * A call expected to block runs on a kthread (see mm/hmm_kunit_util.h): its
+ * inputs and results live here, in heap state the helper frees with the
+ * case, or leaks if the call never returns.
  */
 struct mnt_async {
-	struct completion done;
+	struct ktest_call call;
 	struct mnt_ctx *ctx;
 	struct mnt_sub *sub;
 	unsigned long first;
@@ -223,71 +221,63 @@ struct mnt_async {
 	unsigned long addr;	/* absolute start, for mnt_do_insert_addr() */
 	unsigned long seq;
 	int ret;
-	void (*fn)(struct mnt_async *async);
+	/* For mnt_do_held_invalidate(): the callback is in, and may go on. */
+	struct completion entered;
+	struct completion resume;
 };
 
-static int mnt_async_thread(void *data)
+static struct mnt_async *to_mnt_async(struct ktest_call *call)
 {
-	struct mnt_async *async = data;
-
-	async->fn(async);
-	/* complete_all(): the test may wait on it more than once. */
-	complete_all(&async->done);
-	return 0;
+	return container_of(call, struct mnt_async, call);
 }
 
-static struct mnt_async *mnt_async_start(struct kunit *test,
-					 void (*fn)(struct mnt_async *),
-					 struct mnt_sub *sub)
+static struct mnt_async *mnt_async_new(struct kunit *test,
+				       void (*fn)(struct ktest_call *),
+				       struct mnt_sub *sub)
 {
 	struct mnt_async *async;
 
-	async = kzalloc(sizeof(*async), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, async);
-	init_completion(&async->done);
+	async = ktest_call_new(test, struct mnt_async, call, fn);
 	async->ctx = test->priv;
 	async->sub = sub;
-	async->fn = fn;
+	init_completion(&async->entered);
+	init_completion(&async->resume);
 	return async;
 }
 
 static void mnt_async_go(struct kunit *test, struct mnt_async *async)
 {
-	struct task_struct *task;
-
-	task = kthread_run(mnt_async_thread, async, "mnt-kunit");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	KUNIT_ASSERT_TRUE(test, ktest_call_start(test, &async->call));
 }
 
 /* True if the helper is still blocked after a grace period. */
 static bool mnt_async_blocked(struct mnt_async *async)
 {
-	return !wait_for_completion_timeout(&async->done,
-					    msecs_to_jiffies(MNT_BLOCKED_MS));
+	return ktest_call_blocked(&async->call);
 }
 
-/* Wait (bounded) for the helper to finish; frees it if it did. */
+/* Wait (bounded) for the helper to finish; only then are its results set. */
 static bool mnt_async_finish(struct kunit *test, struct mnt_async *async)
 {
-	if (!wait_for_completion_timeout(&async->done, MNT_FINISH_TIMEOUT)) {
-		KUNIT_FAIL(test, "helper thread never finished (lost wakeup)");
-		return false;
-	}
-	return true;
+	return ktest_call_finish(test, &async->call);
 }
 
-static void mnt_do_read_begin(struct mnt_async *async)
+static void mnt_do_read_begin(struct ktest_call *call)
 {
+	struct mnt_async *async = to_mnt_async(call);
+
 	async->seq = mmu_interval_read_begin(&async->sub->notifier);
 }
 
-static void mnt_do_remove(struct mnt_async *async)
+static void mnt_do_remove(struct ktest_call *call)
 {
-	mmu_interval_notifier_remove(&async->sub->notifier);
+	mmu_interval_notifier_remove(&to_mnt_async(call)->sub->notifier);
 }
 
-static void mnt_do_insert(struct mnt_async *async)
+static void mnt_do_insert(struct ktest_call *call)
 {
+	struct mnt_async *async = to_mnt_async(call);
+
 	async->ret = mmu_interval_notifier_insert(&async->sub->notifier,
 						  async->ctx->mm,
 						  MNT_PG(async->first),
@@ -296,8 +286,10 @@ static void mnt_do_insert(struct mnt_async *async)
 }
 
 /* Insert over [addr, addr + npages) and open a read section right away. */
-static void mnt_do_insert_addr(struct mnt_async *async)
+static void mnt_do_insert_addr(struct ktest_call *call)
 {
+	struct mnt_async *async = to_mnt_async(call);
+
 	async->ret = mmu_interval_notifier_insert(&async->sub->notifier,
 						  async->ctx->mm, async->addr,
 						  async->npages * PAGE_SIZE,
@@ -306,8 +298,9 @@ static void mnt_do_insert_addr(struct mnt_async *async)
 		async->seq = mmu_interval_read_begin(&async->sub->notifier);
 }
 
-static void mnt_do_held_invalidate(struct mnt_async *async)
+static void mnt_do_held_invalidate(struct ktest_call *call)
 {
+	struct mnt_async *async = to_mnt_async(call);
 	struct mmu_notifier_range range = {};
 
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL,
@@ -320,7 +313,7 @@ static void mnt_do_held_invalidate(struct mnt_async *async)
 static struct mnt_async *mnt_read_begin_async(struct kunit *test,
 					      struct mnt_sub *sub)
 {
-	struct mnt_async *async = mnt_async_start(test, mnt_do_read_begin, sub);
+	struct mnt_async *async = mnt_async_new(test, mnt_do_read_begin, sub);
 
 	mnt_async_go(test, async);
 	return async;
@@ -402,13 +395,10 @@ static void mnt_seq_nonoverlap(struct kunit *test)
 
 	/* read_begin on an untouched interval does not wait for it. */
 	async = mnt_read_begin_async(test, a);
-	KUNIT_EXPECT_TRUE(test, wait_for_completion_timeout(&async->done,
-							    MNT_FINISH_TIMEOUT));
+	KUNIT_EXPECT_TRUE(test, ktest_call_wait(&async->call, KTEST_FINISH_MS));
 	mmu_notifier_invalidate_range_end(&range);
-	if (mnt_async_finish(test, async)) {
+	if (mnt_async_finish(test, async))
 		KUNIT_EXPECT_FALSE(test, mnt_read_retry(a, async->seq));
-		kfree(async);
-	}
 
 	KUNIT_EXPECT_FALSE(test, mnt_read_retry(a, seq_a));
 	KUNIT_EXPECT_EQ(test, mnt_calls(a), 0U);
@@ -434,7 +424,6 @@ static void mnt_read_begin_waits(struct kunit *test)
 		KUNIT_EXPECT_FALSE(test, mnt_read_retry(sub, async->seq));
 		mnt_invalidate_pages(test, 0, 1);
 		KUNIT_EXPECT_TRUE(test, mnt_read_retry(sub, async->seq));
-		kfree(async);
 	}
 	mmu_interval_notifier_remove(&sub->notifier);
 }
@@ -472,14 +461,10 @@ static void mnt_nested(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(wait_c));
 	mmu_notifier_invalidate_range_end(&r2);
 
-	if (mnt_async_finish(test, wait_a)) {
+	if (mnt_async_finish(test, wait_a))
 		KUNIT_EXPECT_FALSE(test, mnt_read_retry(a, wait_a->seq));
-		kfree(wait_a);
-	}
-	if (mnt_async_finish(test, wait_c)) {
+	if (mnt_async_finish(test, wait_c))
 		KUNIT_EXPECT_FALSE(test, mnt_read_retry(c, wait_c->seq));
-		kfree(wait_c);
-	}
 	KUNIT_EXPECT_TRUE(test, mnt_read_retry(c, seq_c));
 	KUNIT_EXPECT_FALSE(test, mnt_read_retry(far, seq_far));
 	KUNIT_EXPECT_EQ(test, mnt_calls(far), 0U);
@@ -491,8 +476,7 @@ static void mnt_nested(struct kunit *test)
 	wait_a = mnt_read_begin_async(test, a);
 	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(wait_a));
 	mmu_notifier_invalidate_range_end(&r1);
-	if (mnt_async_finish(test, wait_a))
-		kfree(wait_a);
+	mnt_async_finish(test, wait_a);
 	KUNIT_EXPECT_EQ(test, mnt_calls(a), 4U);
 	KUNIT_EXPECT_EQ(test, mnt_calls(c), 2U);
 
@@ -516,7 +500,7 @@ static void mnt_deferred_insert(struct kunit *test)
 	mnt_inv_start(test, &r1, 0, 4);
 	KUNIT_EXPECT_EQ(test, mnt_calls(a), 1U);
 
-	ins = mnt_async_start(test, mnt_do_insert, x);
+	ins = mnt_async_new(test, mnt_do_insert, x);
 	ins->first = 0;
 	ins->npages = 4;
 	mnt_async_go(test, ins);
@@ -524,7 +508,6 @@ static void mnt_deferred_insert(struct kunit *test)
 	if (!mnt_async_finish(test, ins))
 		return;
 	KUNIT_EXPECT_EQ(test, ins->ret, 0);
-	kfree(ins);
 
 	mnt_inv_start(test, &r2, 0, 4);
 	KUNIT_EXPECT_EQ(test, mnt_calls(a), 2U);
@@ -535,10 +518,8 @@ static void mnt_deferred_insert(struct kunit *test)
 	mmu_notifier_invalidate_range_end(&r2);
 	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(wait_x));
 	mmu_notifier_invalidate_range_end(&r1);
-	if (mnt_async_finish(test, wait_x)) {
+	if (mnt_async_finish(test, wait_x))
 		KUNIT_EXPECT_FALSE(test, mnt_read_retry(x, wait_x->seq));
-		kfree(wait_x);
-	}
 
 	mnt_invalidate_pages(test, 3, 4);
 	KUNIT_EXPECT_EQ(test, mnt_calls(x), 1U);
@@ -564,7 +545,7 @@ static void mnt_deferred_remove(struct kunit *test)
 	mnt_insert(test, x, 2, 4);
 
 	mnt_inv_start(test, &r1, 0, 8);
-	rm_x = mnt_async_start(test, mnt_do_remove, x);
+	rm_x = mnt_async_new(test, mnt_do_remove, x);
 	mnt_async_go(test, rm_x);
 	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(rm_x));
 
@@ -574,7 +555,6 @@ static void mnt_deferred_remove(struct kunit *test)
 	mmu_notifier_invalidate_range_end(&r1);
 	if (!mnt_async_finish(test, rm_x))
 		return;
-	kfree(rm_x);
 
 	x_calls = mnt_calls(x);
 	mnt_invalidate_pages(test, 0, 8);
@@ -583,22 +563,20 @@ static void mnt_deferred_remove(struct kunit *test)
 
 	/* Insert and remove both inside one invalidation: never joins. */
 	mnt_inv_start(test, &r1, 0, 8);
-	ins_y = mnt_async_start(test, mnt_do_insert, y);
+	ins_y = mnt_async_new(test, mnt_do_insert, y);
 	ins_y->first = 1;
 	ins_y->npages = 1;
 	mnt_async_go(test, ins_y);
 	if (!mnt_async_finish(test, ins_y))
 		return;
 	KUNIT_EXPECT_EQ(test, ins_y->ret, 0);
-	kfree(ins_y);
-	rm_y = mnt_async_start(test, mnt_do_remove, y);
+	rm_y = mnt_async_new(test, mnt_do_remove, y);
 	mnt_async_go(test, rm_y);
 	/* Let the remove reach the core before the invalidation ends. */
-	msleep(MNT_BLOCKED_MS);
+	msleep(KTEST_BLOCKED_MS);
 	mmu_notifier_invalidate_range_end(&r1);
 	if (!mnt_async_finish(test, rm_y))
 		return;
-	kfree(rm_y);
 	mnt_invalidate_pages(test, 0, 8);
 	KUNIT_EXPECT_EQ(test, mnt_calls(y), 0U);
 
@@ -613,34 +591,32 @@ static void mnt_remove_waits_inflight(struct kunit *test)
 {
 	struct mnt_sub *sub = mnt_new_sub(test);
 	struct mnt_async *inv, *rm;
-	DECLARE_COMPLETION_ONSTACK(entered);
-	DECLARE_COMPLETION_ONSTACK(resume);
 
 	mnt_insert(test, sub, 0, 4);
-	sub->entered = &entered;
-	sub->resume = &resume;
-
-	inv = mnt_async_start(test, mnt_do_held_invalidate, sub);
+	inv = mnt_async_new(test, mnt_do_held_invalidate, sub);
 	inv->first = 1;
 	inv->npages = 1;
+	/* The callback may outlive the case: its completions are inv's. */
+	sub->entered = &inv->entered;
+	sub->resume = &inv->resume;
+
 	mnt_async_go(test, inv);
-	if (!wait_for_completion_timeout(&entered, MNT_FINISH_TIMEOUT)) {
+	if (!wait_for_completion_timeout(&inv->entered,
+					 msecs_to_jiffies(KTEST_FINISH_MS))) {
 		KUNIT_FAIL(test, "invalidate callback never ran");
-		complete_all(&resume);
+		complete_all(&inv->resume);
 		mnt_async_finish(test, inv);
 		return;
 	}
 
-	rm = mnt_async_start(test, mnt_do_remove, sub);
+	rm = mnt_async_new(test, mnt_do_remove, sub);
 	mnt_async_go(test, rm);
 	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(rm));
-	KUNIT_EXPECT_FALSE(test, completion_done(&inv->done));
+	KUNIT_EXPECT_FALSE(test, ktest_call_done(&inv->call));
 
-	complete_all(&resume);
-	if (mnt_async_finish(test, inv))
-		kfree(inv);
-	if (mnt_async_finish(test, rm))
-		kfree(rm);
+	complete_all(&inv->resume);
+	mnt_async_finish(test, inv);
+	mnt_async_finish(test, rm);
 	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 1U);
 	sub->entered = NULL;
 	sub->resume = NULL;
@@ -742,7 +718,6 @@ static void mnt_nonblock_interval(struct kunit *test)
 	if (!mnt_async_finish(test, wait_a))
 		return;
 	KUNIT_EXPECT_FALSE(test, mnt_read_retry(a, wait_a->seq));
-	kfree(wait_a);
 	/* a was invalidated before f refused: its reader must retry. */
 	if (mnt_calls(a) == 2)
 		KUNIT_EXPECT_TRUE(test, mnt_read_retry(a, seq_a));
@@ -1375,7 +1350,6 @@ static void mnt_blockable_refusal(struct kunit *test)
 	if (!mnt_async_finish(test, wait_b))
 		return;
 	KUNIT_EXPECT_FALSE(test, mnt_read_retry(b, wait_b->seq));
-	kfree(wait_b);
 
 	mmu_notifier_unregister(&c->mn, ctx->mm);
 	mmu_interval_notifier_remove(&a->notifier);
@@ -1473,7 +1447,7 @@ static void mnt_first_insert_vs_rmap(struct kunit *test, bool classic_first)
 				addr, addr + 4 * PAGE_SIZE);
 	mmu_notifier_invalidate_range_start(&range);
 
-	ins = mnt_async_start(test, mnt_do_insert_addr, sub);
+	ins = mnt_async_new(test, mnt_do_insert_addr, sub);
 	ins->addr = addr;
 	ins->npages = 4;
 	mnt_async_go(test, ins);
@@ -1487,7 +1461,6 @@ static void mnt_first_insert_vs_rmap(struct kunit *test, bool classic_first)
 	KUNIT_ASSERT_EQ(test, ins->ret, 0);
 	KUNIT_EXPECT_TRUE_MSG(test, blocked || mnt_read_retry(sub, ins->seq),
 			      "first insert neither waited for the running invalidation nor saw it");
-	kfree(ins);
 
 	mmu_interval_notifier_remove(&sub->notifier);
 	if (c)
