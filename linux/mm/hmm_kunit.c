@@ -33,6 +33,8 @@
 #include <linux/swapops.h>
 #include <linux/uaccess.h>
 
+#include "hmm_kunit_util.h"
+
 /* Give up on a range after this many back-to-back invalidations. */
 #define HMMT_MAX_TRIES	16
 
@@ -823,27 +825,26 @@ static void hmm_test_busy_after_invalidate(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
 }
 
-/*
- * munmap() between read_begin and the fault: -EBUSY wins over the -EFAULT
- * the now missing VMA would give.
- */
 #define HMMT_MIG_PAGES	4
 
-/* A fault taken by another thread while the range is being migrated. */
-struct hmmt_waiter {
+/*
+ * A fault taken by another thread while the range is being migrated. It
+ * may outlive the case, so the range it fills in is part of its state.
+ */
+struct hmmt_fault_call {
+	struct ktest_call call;
 	struct hmmt_ctx *ctx;
-	struct hmm_range *range;
-	struct completion done;
+	struct hmm_range range;
+	unsigned long pfns[HMMT_MIG_PAGES];
 	int ret;
 };
 
-static int hmmt_waiter_fn(void *data)
+static void hmmt_fault_fn(struct ktest_call *call)
 {
-	struct hmmt_waiter *w = data;
+	struct hmmt_fault_call *f = container_of(call, struct hmmt_fault_call,
+						 call);
 
-	w->ret = hmmt_fault(w->ctx, w->range, NULL);
-	complete(&w->done);
-	return 0;
+	f->ret = hmmt_fault(f->ctx, &f->range, NULL);
 }
 
 /*
@@ -858,9 +859,9 @@ static void hmm_test_migration_entry(struct kunit *test)
 	unsigned long src[HMMT_MIG_PAGES], dst[HMMT_MIG_PAGES] = { };
 	unsigned long pfns[HMMT_MIG_PAGES], addr, i;
 	struct migrate_vma args = { };
-	struct hmm_range snap, fault;
-	struct hmmt_waiter w;
-	struct task_struct *t;
+	struct hmmt_fault_call *f;
+	struct hmm_range snap;
+	bool started;
 	int ret;
 
 	addr = hmmt_setup(ctx, HMMT_MIG_PAGES, PROT_READ | PROT_WRITE);
@@ -871,6 +872,13 @@ static void hmm_test_migration_entry(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &snap, NULL), 0);
 	for (i = 0; i < HMMT_MIG_PAGES; i++)
 		pfns[i] = hmmt_pfn(snap.hmm_pfns[i]);
+
+	f = ktest_call_new(test, struct hmmt_fault_call, call, hmmt_fault_fn);
+	f->ctx = ctx;
+	hmmt_range_init(ctx, &f->range, addr, HMMT_MIG_PAGES,
+			HMM_PFN_REQ_FAULT, 0);
+	/* Its output, too, must outlive the case. */
+	f->range.hmm_pfns = f->pfns;
 
 	/* Pages still in another CPU's LRU batch could not be isolated. */
 	lru_add_drain_all();
@@ -897,31 +905,26 @@ static void hmm_test_migration_entry(struct kunit *test)
 	for (i = 0; i < HMMT_MIG_PAGES; i++)
 		hmmt_expect_unpopulated(test, snap.hmm_pfns[i]);
 
-	hmmt_range_init(ctx, &fault, addr, HMMT_MIG_PAGES, HMM_PFN_REQ_FAULT, 0);
-	w.ctx = ctx;
-	w.range = &fault;
-	init_completion(&w.done);
-	t = kthread_run(hmmt_waiter_fn, &w, "hmmt_waiter");
-	if (IS_ERR(t)) {
-		migrate_vma_pages(&args);
-		migrate_vma_finalize(&args);
-		KUNIT_FAIL(test, "cannot start the waiter");
-		return;
-	}
-	KUNIT_EXPECT_FALSE(test, wait_for_completion_timeout(&w.done,
-							     msecs_to_jiffies(200)));
+	started = ktest_call_start(test, &f->call);
+	if (started)
+		KUNIT_EXPECT_TRUE(test, ktest_call_blocked(&f->call));
 
 	/* No destination pages: the migration is abandoned. */
 	migrate_vma_pages(&args);
 	migrate_vma_finalize(&args);
-	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&w.done, 20 * HZ));
-	KUNIT_ASSERT_EQ(test, w.ret, 0);
+	KUNIT_ASSERT_TRUE(test, started);
+	KUNIT_ASSERT_TRUE(test, ktest_call_finish(test, &f->call));
+	KUNIT_ASSERT_EQ(test, f->ret, 0);
 	for (i = 0; i < HMMT_MIG_PAGES; i++) {
-		KUNIT_EXPECT_TRUE(test, fault.hmm_pfns[i] & HMM_PFN_VALID);
-		KUNIT_EXPECT_EQ(test, hmmt_pfn(fault.hmm_pfns[i]), pfns[i]);
+		KUNIT_EXPECT_TRUE(test, f->pfns[i] & HMM_PFN_VALID);
+		KUNIT_EXPECT_EQ(test, hmmt_pfn(f->pfns[i]), pfns[i]);
 	}
 }
 
+/*
+ * munmap() between read_begin and the fault: -EBUSY wins over the -EFAULT
+ * the now missing VMA would give.
+ */
 static void hmm_test_busy_after_munmap(struct kunit *test)
 {
 	struct hmmt_ctx *ctx = test->priv;
