@@ -27,6 +27,7 @@
 #include <linux/ptrace.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 
 #include "hmm_kunit_util.h"
 
@@ -536,6 +537,13 @@ static const struct mr_bad_map mr_bad_maps[] = {
 	  true },
 };
 
+static void mr_bad_map_desc(const struct mr_bad_map *bad, char *desc)
+{
+	strscpy(desc, bad->what, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(mr_bad_map, mr_bad_maps, mr_bad_map_desc);
+
 /*
  * A map the core cannot serve is refused with -EINVAL before anything is
  * set up: no pfn of the range resolves, and the very same dev_pagemap maps
@@ -543,27 +551,21 @@ static const struct mr_bad_map mr_bad_maps[] = {
  */
 static void mr_test_bad_map(struct kunit *test)
 {
+	const struct mr_bad_map *bad = test->param_value;
 	unsigned long pfn = mr_chunk_pfn(test, 0);
 	struct mr_dev *dev = mr_dev_new(test, 1, 0);
 	void *ret;
-	int i;
 
-	for (i = 0; i < ARRAY_SIZE(mr_bad_maps); i++) {
-		const struct mr_bad_map *bad = &mr_bad_maps[i];
-
-		dev->pgmap.type = bad->type;
-		dev->pgmap.ops = bad->ops;
-		dev->pgmap.owner = bad->owner ? mr_owner : NULL;
-		ret = mr_map(dev);
-		KUNIT_EXPECT_EQ_MSG(test, PTR_ERR_OR_ZERO(ret), -EINVAL,
-				    "%s", bad->what);
-		if (!IS_ERR(ret)) {
-			KUNIT_ASSERT_TRUE(test, mr_unmap(test, dev));
-			continue;
-		}
-		KUNIT_EXPECT_NULL_MSG(test, mr_lookup(pfn), "%s", bad->what);
-		KUNIT_EXPECT_NULL_MSG(test, mr_lookup(pfn + 1), "%s",
-				      bad->what);
+	dev->pgmap.type = bad->type;
+	dev->pgmap.ops = bad->ops;
+	dev->pgmap.owner = bad->owner ? mr_owner : NULL;
+	ret = mr_map(dev);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(ret), -EINVAL);
+	if (!IS_ERR(ret)) {
+		KUNIT_ASSERT_TRUE(test, mr_unmap(test, dev));
+	} else {
+		KUNIT_EXPECT_NULL(test, mr_lookup(pfn));
+		KUNIT_EXPECT_NULL(test, mr_lookup(pfn + 1));
 	}
 
 	dev->pgmap.type = MEMORY_DEVICE_PRIVATE;
@@ -1051,7 +1053,7 @@ static struct kunit_case mr_cases[] = {
 	KUNIT_CASE(mr_test_unmap_waits_for_page_ref),
 	KUNIT_CASE(mr_test_page_free),
 	KUNIT_CASE(mr_test_multi_range_lookup),
-	KUNIT_CASE(mr_test_bad_map),
+	KUNIT_CASE_PARAM(mr_test_bad_map, mr_bad_map_gen_params),
 	KUNIT_CASE(mr_test_bad_ranges),
 	KUNIT_CASE(mr_test_unwind_private),
 	KUNIT_CASE(mr_test_unwind_linear),
