@@ -215,6 +215,21 @@ static long page_diff(const void *range, size_t i, uint64_t seed)
 	return -1;
 }
 
+/*
+ * Index of the first of @n snapshot entries that is not @want, or -1: the
+ * one check of a snapshot range, as stamp_diff() is of data.
+ */
+static long snap_diff(const unsigned char *snap, unsigned long n,
+		      unsigned char want)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		if (snap[i] != want)
+			return i;
+	return -1;
+}
+
 /* Fault a page in for reading (maps the zero page in an empty spot). */
 static void touch_read(const void *p)
 {
@@ -397,7 +412,7 @@ FIXTURE_TEARDOWN(rw)
 /* The device reads what the CPU wrote, and reports writable pages. */
 TEST_F(rw, read_anon)
 {
-	unsigned long n = 16, i;
+	unsigned long n = 16;
 	struct hmm_dmirror_cmd c;
 	char *p;
 
@@ -409,15 +424,14 @@ TEST_F(rw, read_anon)
 	EXPECT_GE(c.faults, 1);
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 1), -1);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	for (i = 0; i < n; i++)
-		EXPECT_EQ(self->snap[i], HMM_DMIRROR_PROT_WRITE);
+	EXPECT_EQ(snap_diff(self->snap, n, HMM_DMIRROR_PROT_WRITE), -1);
 	munmap(p, n * psz);
 }
 
 /* Reading never-touched memory maps the shared zero page, read-only. */
 TEST_F(rw, read_unpopulated)
 {
-	unsigned long n = 8, i;
+	unsigned long n = 8;
 	char *p;
 
 	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
@@ -426,16 +440,15 @@ TEST_F(rw, read_unpopulated)
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	EXPECT_TRUE(all_bytes(self->buf, n * psz, 0));
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	for (i = 0; i < n; i++)
-		EXPECT_EQ(self->snap[i],
-			  HMM_DMIRROR_PROT_ZERO | HMM_DMIRROR_PROT_READ);
+	EXPECT_EQ(snap_diff(self->snap, n,
+			    HMM_DMIRROR_PROT_ZERO | HMM_DMIRROR_PROT_READ), -1);
 	munmap(p, n * psz);
 }
 
 /* What the device writes is what the CPU reads afterwards. */
 TEST_F(rw, write_anon)
 {
-	unsigned long n = 16, i;
+	unsigned long n = 16;
 	struct hmm_dmirror_cmd c;
 	char *p;
 
@@ -447,8 +460,7 @@ TEST_F(rw, write_anon)
 	EXPECT_EQ(c.cpages, n);
 	EXPECT_EQ(stamp_diff(p, n * psz, 2), -1);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	for (i = 0; i < n; i++)
-		EXPECT_EQ(self->snap[i], HMM_DMIRROR_PROT_WRITE);
+	EXPECT_EQ(snap_diff(self->snap, n, HMM_DMIRROR_PROT_WRITE), -1);
 	munmap(p, n * psz);
 }
 
@@ -487,7 +499,7 @@ TEST_F(rw, read_write_large)
 /* A read-only mapping reads fine but refuses device writes with EPERM. */
 TEST_F(rw, readonly)
 {
-	unsigned long n = 8, i;
+	unsigned long n = 8;
 	char *p;
 
 	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
@@ -497,8 +509,7 @@ TEST_F(rw, readonly)
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 6), -1);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	for (i = 0; i < n; i++)
-		EXPECT_EQ(self->snap[i], HMM_DMIRROR_PROT_READ);
+	EXPECT_EQ(snap_diff(self->snap, n, HMM_DMIRROR_PROT_READ), -1);
 	stamp(self->buf, n * psz, 7);
 	EXPECT_EQ(dm_write(self->fd, p, self->buf, n), -EPERM);
 	EXPECT_EQ(stamp_diff(p, n * psz, 6), -1);
@@ -508,7 +519,7 @@ TEST_F(rw, readonly)
 /* PROT_NONE: every device access fails, the snapshot flags an error. */
 TEST_F(rw, noaccess)
 {
-	unsigned long n = 4, i;
+	unsigned long n = 4;
 	char *p;
 
 	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
@@ -518,8 +529,7 @@ TEST_F(rw, noaccess)
 	EXPECT_EQ(dm_read(self->fd, p, self->buf, n), -EFAULT);
 	EXPECT_EQ(dm_write(self->fd, p, self->buf, n), -EFAULT);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	for (i = 0; i < n; i++)
-		EXPECT_EQ(self->snap[i], HMM_DMIRROR_PROT_ERROR);
+	EXPECT_EQ(snap_diff(self->snap, n, HMM_DMIRROR_PROT_ERROR), -1);
 	/* Access comes back with the protection, content untouched. */
 	ASSERT_EQ(mprotect(p, n * psz, PROT_READ | PROT_WRITE), 0);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
@@ -530,7 +540,7 @@ TEST_F(rw, noaccess)
 /* mprotect() must shoot down the writable device mapping. */
 TEST_F(rw, mprotect_downgrade)
 {
-	unsigned long n = 8, i;
+	unsigned long n = 8;
 	char *p;
 
 	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
@@ -542,8 +552,7 @@ TEST_F(rw, mprotect_downgrade)
 	EXPECT_EQ(dm_write(self->fd, p, self->buf, n), -EPERM);
 	EXPECT_EQ(stamp_diff(p, n * psz, 9), -1);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	for (i = 0; i < n; i++)
-		EXPECT_EQ(self->snap[i], HMM_DMIRROR_PROT_READ);
+	EXPECT_EQ(snap_diff(self->snap, n, HMM_DMIRROR_PROT_READ), -1);
 	munmap(p, n * psz);
 }
 
@@ -592,10 +601,9 @@ TEST_F(rw, swapped_out_pages)
 		TH_LOG("only %lu of %lu pages went to swap: is swap on?", swapped, n);
 
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	for (i = 0; i < n; i++) {
-		EXPECT_EQ(self->snap[i], HMM_DMIRROR_PROT_NONE);
+	EXPECT_EQ(snap_diff(self->snap, n, HMM_DMIRROR_PROT_NONE), -1);
+	for (i = 0; i < n; i++)
 		EXPECT_EQ(pagemap_flags(p + i * psz), PM_SWAP);
-	}
 
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 95), -1);
@@ -946,7 +954,7 @@ static char *thp_map(void)
 /* A mirror of a THP covers it with one PMD-sized entry. */
 TEST_F(rw, thp_snapshot_pmd)
 {
-	unsigned long n = PMD_BYTES / psz, i, bad = 0;
+	unsigned long n = PMD_BYTES / psz;
 	char *p;
 
 	if (!thp_madvise_ok())
@@ -954,11 +962,8 @@ TEST_F(rw, thp_snapshot_pmd)
 	p = thp_map();
 	ASSERT_NE(p, NULL);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	for (i = 0; i < n; i++)
-		if (self->snap[i] !=
-		    (HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_WRITE))
-			bad++;
-	EXPECT_EQ(bad, 0)
+	EXPECT_EQ(snap_diff(self->snap, n,
+			    HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_WRITE), -1)
 		TH_LOG("first entry 0x%x, no PMD mapping?", self->snap[0]);
 	munmap(p, PMD_BYTES);
 }
@@ -989,7 +994,7 @@ TEST_F(rw, thp_read_write)
 /* Splitting the PMD (mprotect of one page) ends the PMD-sized mirror. */
 TEST_F(rw, thp_split_by_mprotect)
 {
-	unsigned long n = PMD_BYTES / psz, i;
+	unsigned long n = PMD_BYTES / psz;
 	char *p;
 
 	if (!thp_madvise_ok())
@@ -999,15 +1004,9 @@ TEST_F(rw, thp_split_by_mprotect)
 	stamp(p, PMD_BYTES, 35);
 	ASSERT_EQ(mprotect(p + 5 * psz, psz, PROT_READ), 0);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	for (i = 0; i < n; i++) {
-		unsigned char want = sys_prot(i != 5);
-
-		if (self->snap[i] != want) {
-			EXPECT_EQ(self->snap[i], want)
-				TH_LOG("page %lu", i);
-			break;
-		}
-	}
+	EXPECT_EQ(snap_diff(self->snap, 5, HMM_DMIRROR_PROT_WRITE), -1);
+	EXPECT_EQ(self->snap[5], HMM_DMIRROR_PROT_READ);
+	EXPECT_EQ(snap_diff(self->snap + 6, n - 6, HMM_DMIRROR_PROT_WRITE), -1);
 	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 35), -1);
 	munmap(p, PMD_BYTES);
 }
@@ -1020,7 +1019,7 @@ static bool hugetlb_free_2m(void)
 /* A 2 MiB hugetlb page is mirrored as one PMD-sized entry. */
 TEST_F(rw, hugetlb_snapshot_pmd)
 {
-	unsigned long n = PMD_BYTES / psz, i, bad = 0;
+	unsigned long n = PMD_BYTES / psz;
 	char *p;
 
 	if (!hugetlb_free_2m())
@@ -1030,11 +1029,9 @@ TEST_F(rw, hugetlb_snapshot_pmd)
 	ASSERT_NE(p, MAP_FAILED);
 	p[0] = 1;
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	for (i = 0; i < n; i++)
-		if (self->snap[i] !=
-		    (HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_WRITE))
-			bad++;
-	EXPECT_EQ(bad, 0) TH_LOG("first entry 0x%x", self->snap[0]);
+	EXPECT_EQ(snap_diff(self->snap, n,
+			    HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_WRITE), -1)
+		TH_LOG("first entry 0x%x", self->snap[0]);
 	/* Read-only hugetlb mapping is reported read-only. */
 	ASSERT_EQ(mprotect(p, PMD_BYTES, PROT_READ), 0);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
@@ -1094,8 +1091,8 @@ TEST_F(rw, hugetlb_migrate_refused)
 TEST_F_TIMEOUT(rw, hugetlb_snapshot_pud, 180)
 {
 	long before = read_long(HUGE_1G_SYSFS);
+	unsigned long n = PUD_BYTES / psz;
 	unsigned char *snap;
-	unsigned long n = PUD_BYTES / psz, i, bad = 0;
 	char *p;
 
 	if (before < 0)
@@ -1122,10 +1119,8 @@ TEST_F_TIMEOUT(rw, hugetlb_snapshot_pud, 180)
 	snap = malloc(n);
 	ASSERT_NE(snap, NULL);
 	EXPECT_EQ(dm_snap(self->fd, p, snap, n), 0);
-	for (i = 0; i < n; i++)
-		if (snap[i] != (HMM_DMIRROR_PROT_PUD | HMM_DMIRROR_PROT_WRITE))
-			bad++;
-	EXPECT_EQ(bad, 0) TH_LOG("first entry 0x%x", snap[0]);
+	EXPECT_EQ(snap_diff(snap, n, HMM_DMIRROR_PROT_PUD | HMM_DMIRROR_PROT_WRITE),
+		  -1) TH_LOG("first entry 0x%x", snap[0]);
 	/* The device sees the data at both ends. */
 	EXPECT_EQ(dm_read(self->fd, p + PUD_BYTES - psz, self->buf, 1), 0);
 	EXPECT_EQ(self->buf[psz - 1], 2);
@@ -1249,8 +1244,6 @@ TEST_F(badarg, bad_data_pointer)
 /* Unmapped address ranges. */
 TEST_F(badarg, unmapped_range)
 {
-	unsigned int i;
-
 	EXPECT_EQ(dm_read(self->fd, self->hole, self->buf, 4), -EFAULT);
 	EXPECT_EQ(dm_write(self->fd, self->hole, self->buf, 4), -EFAULT);
 	EXPECT_EQ(dm_to_dev(self->fd, self->hole, 4), -EINVAL);
@@ -1261,8 +1254,7 @@ TEST_F(badarg, unmapped_range)
 	EXPECT_EQ(dm_check_excl(self->fd, self->hole, 4), 0);
 	/* A snapshot of a hole succeeds and flags every page as an error. */
 	ASSERT_EQ(dm_snap(self->fd, self->hole, self->buf, 4), 0);
-	for (i = 0; i < 4; i++)
-		EXPECT_EQ(self->buf[i], HMM_DMIRROR_PROT_ERROR);
+	EXPECT_EQ(snap_diff(self->buf, 4, HMM_DMIRROR_PROT_ERROR), -1);
 }
 
 /* PROT_NONE ranges refuse migration and device access. */
@@ -1393,17 +1385,6 @@ static unsigned char peer_view(bool coherent, bool w)
 	return HMM_DMIRROR_PROT_NONE;
 }
 
-/* Count snapshot entries in [0, n) that differ from @want. */
-static unsigned long snap_mismatch(const unsigned char *s, unsigned long n,
-				   unsigned char want)
-{
-	unsigned long i, bad = 0;
-
-	for (i = 0; i < n; i++)
-		bad += s[i] != want;
-	return bad;
-}
-
 /* Populate, stamp and migrate @n pages of fresh anonymous memory. */
 static char *migrated_region(int fd, unsigned long n, uint64_t seed)
 {
@@ -1432,7 +1413,7 @@ TEST_F(devmem, migrate_anon)
 	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, self->buf, n, &c), 0);
 	EXPECT_EQ(c.cpages, n);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, local_prot(variant->coherent, true)), 0)
+	EXPECT_EQ(snap_diff(self->snap, n, local_prot(variant->coherent, true)), -1)
 		TH_LOG("entry 0x%x", self->snap[0]);
 	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_READ, p, self->buf, n, &c), 0);
 	EXPECT_EQ(c.faults, 0);
@@ -1453,7 +1434,7 @@ TEST_F(devmem, migrate_cpu_read_back)
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
 	want = variant->coherent ? local_prot(variant->coherent, true) :
 				   HMM_DMIRROR_PROT_WRITE;
-	EXPECT_EQ(snap_mismatch(self->snap, n, want), 0)
+	EXPECT_EQ(snap_diff(self->snap, n, want), -1)
 		TH_LOG("entry 0x%x want 0x%x", self->snap[0], want);
 	munmap(p, n * psz);
 }
@@ -1471,7 +1452,7 @@ TEST_F(devmem, migrate_cpu_write_back)
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 43), -1);
 	if (!variant->coherent) {
 		ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-		EXPECT_EQ(snap_mismatch(self->snap, n, HMM_DMIRROR_PROT_WRITE), 0);
+		EXPECT_EQ(snap_diff(self->snap, n, HMM_DMIRROR_PROT_WRITE), -1);
 	}
 	munmap(p, n * psz);
 }
@@ -1488,7 +1469,7 @@ TEST_F(devmem, migrate_to_sys)
 	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, n, &c), 0);
 	EXPECT_EQ(c.cpages, n);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, HMM_DMIRROR_PROT_WRITE), 0);
+	EXPECT_EQ(snap_diff(self->snap, n, HMM_DMIRROR_PROT_WRITE), -1);
 	EXPECT_EQ(stamp_diff(p, n * psz, 44), -1);
 	/* Nothing left on the device: a second call moves nothing. */
 	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, n, &c), 0);
@@ -1506,7 +1487,7 @@ TEST_F(devmem, migrate_twice)
 	ASSERT_NE(p, NULL);
 	EXPECT_EQ(dm_to_dev(self->fd, p, n), 0);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, local_prot(variant->coherent, true)), 0);
+	EXPECT_EQ(snap_diff(self->snap, n, local_prot(variant->coherent, true)), -1);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 45), -1);
 	munmap(p, n * psz);
@@ -1524,7 +1505,7 @@ TEST_F(devmem, migrate_unpopulated)
 	touch_read(p + psz);	/* pages 0 and 1 map the zero page */
 	ASSERT_EQ(dm_to_dev(self->fd, (void *)p, n), 0);
 	ASSERT_EQ(dm_snap(self->fd, (void *)p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, local_prot(variant->coherent, true)), 0);
+	EXPECT_EQ(snap_diff(self->snap, n, local_prot(variant->coherent, true)), -1);
 	ASSERT_EQ(dm_read(self->fd, (void *)p, self->buf, n), 0);
 	EXPECT_TRUE(all_bytes(self->buf, n * psz, 0));
 	EXPECT_TRUE(all_bytes((void *)p, n * psz, 0));
@@ -1543,7 +1524,7 @@ TEST_F(devmem, migrate_readonly)
 	ASSERT_EQ(mprotect(p, n * psz, PROT_READ), 0);
 	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, local_prot(variant->coherent, false)), 0)
+	EXPECT_EQ(snap_diff(self->snap, n, local_prot(variant->coherent, false)), -1)
 		TH_LOG("entry 0x%x", self->snap[0]);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 46), -1);
@@ -1566,7 +1547,7 @@ TEST_F(devmem, migrate_shared_anon_refused)
 	stamp(p, n * psz, 47);
 	EXPECT_EQ(dm_to_dev(self->fd, p, n), -ENOENT);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, HMM_DMIRROR_PROT_WRITE), 0);
+	EXPECT_EQ(snap_diff(self->snap, n, HMM_DMIRROR_PROT_WRITE), -1);
 	EXPECT_EQ(stamp_diff(p, n * psz, 47), -1);
 	munmap(p, n * psz);
 }
@@ -1585,7 +1566,7 @@ TEST_F(devmem, migrate_file_shared_refused)
 	EXPECT_EQ(stamp_diff(p, n * psz, 48), -1);
 	EXPECT_EQ(dm_to_dev(self->fd, p, n), -ENOENT);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, HMM_DMIRROR_PROT_WRITE), 0);
+	EXPECT_EQ(snap_diff(self->snap, n, HMM_DMIRROR_PROT_WRITE), -1);
 	munmap(p, n * psz);
 	close(ffd);
 }
@@ -1596,7 +1577,7 @@ TEST_F(devmem, migrate_file_shared_refused)
  */
 TEST_F(devmem, migrate_file_private)
 {
-	unsigned long n = 8, i;
+	unsigned long n = 8;
 	char *p;
 	int ffd;
 
@@ -1608,13 +1589,8 @@ TEST_F(devmem, migrate_file_private)
 	stamp(p, 4 * psz, 50);				/* COW the first half */
 	EXPECT_EQ(dm_to_dev(self->fd, p, n), -ENOENT);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	for (i = 0; i < 4; i++)
-		EXPECT_EQ(self->snap[i], local_prot(variant->coherent, true));
-	for (i = 4; i < n; i++) {
-		unsigned char got = self->snap[i];
-
-		EXPECT_EQ(got, HMM_DMIRROR_PROT_READ) TH_LOG("page %lu", i);
-	}
+	EXPECT_EQ(snap_diff(self->snap, 4, local_prot(variant->coherent, true)), -1);
+	EXPECT_EQ(snap_diff(self->snap + 4, n - 4, HMM_DMIRROR_PROT_READ), -1);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, 4), 0);
 	EXPECT_EQ(stamp_diff(self->buf, 4 * psz, 50), -1);
 	EXPECT_EQ(stamp_diff(p, 4 * psz, 50), -1);
@@ -1640,8 +1616,8 @@ TEST_F(devmem, migrate_many_ranges)
 	}
 	for (i = 0; i < RANGES; i++) {
 		ASSERT_EQ(dm_snap(self->fd, r[i], self->snap, PER), 0);
-		EXPECT_EQ(snap_mismatch(self->snap, PER,
-					local_prot(variant->coherent, true)), 0);
+		EXPECT_EQ(snap_diff(self->snap, PER,
+				    local_prot(variant->coherent, true)), -1);
 	}
 	/* Half come back through MIGRATE_TO_SYS, half by CPU access. */
 	for (i = 0; i < RANGES; i++) {
@@ -1662,7 +1638,7 @@ TEST_F(devmem, migrate_large)
 	p = migrated_region(self->fd, n, 51);
 	ASSERT_NE(p, NULL);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, local_prot(variant->coherent, true)), 0);
+	EXPECT_EQ(snap_diff(self->snap, n, local_prot(variant->coherent, true)), -1);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 51), -1);
 	EXPECT_EQ(dm_to_sys(self->fd, p, n), 0);
@@ -1726,7 +1702,7 @@ TEST_F(devmem, migrate_device_write)
 	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_WRITE, p, self->buf, n, &c), 0);
 	EXPECT_EQ(c.faults, 0);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, local_prot(variant->coherent, true)), 0);
+	EXPECT_EQ(snap_diff(self->snap, n, local_prot(variant->coherent, true)), -1);
 	EXPECT_EQ(stamp_diff(p, n * psz, 54), -1);
 	munmap(p, n * psz);
 }
@@ -1741,7 +1717,7 @@ TEST_F(devmem, migrate_then_dontneed)
 	ASSERT_NE(p, NULL);
 	ASSERT_EQ(madvise(p, n * psz, MADV_DONTNEED), 0);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, HMM_DMIRROR_PROT_NONE), 0);
+	EXPECT_EQ(snap_diff(self->snap, n, HMM_DMIRROR_PROT_NONE), -1);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	EXPECT_TRUE(all_bytes(self->buf, n * psz, 0));
 	EXPECT_TRUE(all_bytes(p, n * psz, 0));
@@ -1761,7 +1737,7 @@ TEST_F(devmem, migrate_then_remap)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	ASSERT_EQ(q, p);
 	ASSERT_EQ(dm_snap(self->fd, q, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, HMM_DMIRROR_PROT_NONE), 0);
+	EXPECT_EQ(snap_diff(self->snap, n, HMM_DMIRROR_PROT_NONE), -1);
 	stamp(q, n * psz, 57);
 	ASSERT_EQ(dm_read(self->fd, q, self->buf, n), 0);
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 57), -1);
@@ -1797,7 +1773,7 @@ TEST_F(devmem, migrate_cow_shared)
 	}
 	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, local_prot(variant->coherent, false)), 0)
+	EXPECT_EQ(snap_diff(self->snap, n, local_prot(variant->coherent, false)), -1)
 		TH_LOG("entry 0x%x", self->snap[0]);
 	ASSERT_EQ(write(go[1], "g", 1), 1);
 	EXPECT_EQ(reap(pid), 0);
@@ -1851,9 +1827,9 @@ TEST_F(devmem, migrate_thp)
 	ASSERT_EQ(self->snap[0], HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_WRITE);
 	ASSERT_EQ(dm_to_dev(self->fd, p, 64), 0);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, 64, local_prot(variant->coherent, true)), 0);
-	EXPECT_EQ(snap_mismatch(self->snap + 64, n - 64,
-				HMM_DMIRROR_PROT_WRITE), 0);
+	EXPECT_EQ(snap_diff(self->snap, 64, local_prot(variant->coherent, true)), -1);
+	EXPECT_EQ(snap_diff(self->snap + 64, n - 64, HMM_DMIRROR_PROT_WRITE),
+		  -1);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, 64), 0);
 	EXPECT_EQ(stamp_diff(self->buf, 64 * psz, 63), -1);
 	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 63), -1);
@@ -1916,7 +1892,7 @@ TEST_F(devmem, snapshot_mixed)
  */
 TEST_F(devmem, snapshot_mixed_huge)
 {
-	unsigned long huge = PMD_BYTES / psz, n = huge + 4, i, bad = 0;
+	unsigned long huge = PMD_BYTES / psz, n = huge + 4;
 	char *p;
 
 	if (!thp_madvise_ok())
@@ -1932,10 +1908,9 @@ TEST_F(devmem, snapshot_mixed_huge)
 	p[(huge + 3) * psz] = 3;
 	ASSERT_EQ(dm_to_dev(self->fd, p + (huge + 3) * psz, 1), 0);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	for (i = 0; i < huge; i++)
-		bad += self->snap[i] !=
-		       (HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_WRITE);
-	EXPECT_EQ(bad, 0) TH_LOG("first entry 0x%x", self->snap[0]);
+	EXPECT_EQ(snap_diff(self->snap, huge,
+			    HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_WRITE), -1)
+		TH_LOG("first entry 0x%x", self->snap[0]);
 	EXPECT_EQ(self->snap[huge], HMM_DMIRROR_PROT_NONE);
 	EXPECT_EQ(self->snap[huge + 1],
 		  HMM_DMIRROR_PROT_ZERO | HMM_DMIRROR_PROT_READ);
@@ -1959,7 +1934,7 @@ TEST_F(devmem, release_with_live_pages)
 	ASSERT_NE(p, NULL);
 	ASSERT_EQ(dm_release(self->fd), 0);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, HMM_DMIRROR_PROT_WRITE), 0)
+	EXPECT_EQ(snap_diff(self->snap, n, HMM_DMIRROR_PROT_WRITE), -1)
 		TH_LOG("entry 0x%x", self->snap[0]);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 64), -1);
@@ -1979,7 +1954,7 @@ TEST_F(devmem, release_then_migrate)
 	stamp(p, n * psz, 66);
 	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, local_prot(variant->coherent, true)), 0);
+	EXPECT_EQ(snap_diff(self->snap, n, local_prot(variant->coherent, true)), -1);
 	EXPECT_EQ(stamp_diff(p, n * psz, 66), -1);
 	/* Releasing twice, and releasing an idle unit, are fine. */
 	EXPECT_EQ(dm_release(self->fd), 0);
@@ -2238,7 +2213,7 @@ TEST_F(devmem, two_units_see_updates)
  */
 TEST_F(devmem, peer_meets_exclusive)
 {
-	unsigned long n = 4, i;
+	unsigned long n = 4;
 	char *p;
 
 	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
@@ -2248,8 +2223,7 @@ TEST_F(devmem, peer_meets_exclusive)
 	ASSERT_EQ(dm_check_excl(self->fd, p, n), -EPERM);
 
 	ASSERT_EQ(dm_snap(self->peer, p, self->snap, n), 0);
-	for (i = 0; i < n; i++)
-		EXPECT_EQ(self->snap[i], HMM_DMIRROR_PROT_NONE);
+	EXPECT_EQ(snap_diff(self->snap, n, HMM_DMIRROR_PROT_NONE), -1);
 	EXPECT_EQ(dm_check_excl(self->fd, p, n), -EPERM);
 
 	ASSERT_EQ(dm_read(self->peer, p, self->buf, n), 0);
@@ -2266,11 +2240,11 @@ TEST_F(devmem, peer_snapshot)
 	p = migrated_region(self->fd, n, 85);
 	ASSERT_NE(p, NULL);
 	ASSERT_EQ(dm_snap(self->peer, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, peer_view(variant->coherent, true)), 0)
+	EXPECT_EQ(snap_diff(self->snap, n, peer_view(variant->coherent, true)), -1)
 		TH_LOG("entry 0x%x", self->snap[0]);
 	/* Looking did not move anything. */
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, local_prot(variant->coherent, true)), 0);
+	EXPECT_EQ(snap_diff(self->snap, n, local_prot(variant->coherent, true)), -1);
 	munmap(p, n * psz);
 }
 
@@ -2291,7 +2265,7 @@ TEST_F(devmem, peer_read)
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
 	want = variant->coherent ? local_prot(variant->coherent, true) :
 				   HMM_DMIRROR_PROT_WRITE;
-	EXPECT_EQ(snap_mismatch(self->snap, n, want), 0)
+	EXPECT_EQ(snap_diff(self->snap, n, want), -1)
 		TH_LOG("entry 0x%x", self->snap[0]);
 	munmap(p, n * psz);
 }
@@ -2327,7 +2301,7 @@ TEST_F(devmem, peer_migrate_refused)
 			 &c), 0);
 	EXPECT_EQ(c.cpages, 0);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, local_prot(variant->coherent, true)), 0);
+	EXPECT_EQ(snap_diff(self->snap, n, local_prot(variant->coherent, true)), -1);
 	EXPECT_EQ(stamp_diff(p, n * psz, 89), -1);
 	munmap(p, n * psz);
 }
@@ -2849,11 +2823,34 @@ static bool is_sparse_page(unsigned long i)
 	return false;
 }
 
+/*
+ * Index of the first entry of a snapshot of the whole sparse range that is
+ * not @at (for the pages in sparse_at[], which is sorted) or @between (for
+ * the others), or -1.
+ */
+static long sparse_snap_diff(const unsigned char *snap, unsigned char at,
+			     unsigned char between)
+{
+	unsigned long from = 0;
+	unsigned int k;
+	long bad;
+
+	for (k = 0; k < ARRAY_SIZE(sparse_at); k++) {
+		bad = snap_diff(snap + from, sparse_at[k] - from, between);
+		if (bad >= 0)
+			return from + bad;
+		if (snap[sparse_at[k]] != at)
+			return sparse_at[k];
+		from = sparse_at[k] + 1;
+	}
+	bad = snap_diff(snap + from, SPARSE_PAGES - from, between);
+	return bad >= 0 ? (long)from + bad : -1;
+}
+
 /* One 1 GiB mapping, seven pages touched: snapshot, migrate, read back. */
 TEST_F_TIMEOUT(devmem, sparse_1g_mapping, 120)
 {
 	unsigned char *snap;
-	unsigned long i, bad = 0;
 	unsigned int k;
 	char *p;
 
@@ -2866,28 +2863,19 @@ TEST_F_TIMEOUT(devmem, sparse_1g_mapping, 120)
 	for (k = 0; k < ARRAY_SIZE(sparse_at); k++)
 		stamp(p + sparse_at[k] * psz, psz, 400 + k);
 	ASSERT_EQ(dm_snap(self->fd, p, snap, SPARSE_PAGES), 0);
-	for (i = 0; i < SPARSE_PAGES; i++)
-		bad += snap[i] != (is_sparse_page(i) ? HMM_DMIRROR_PROT_WRITE :
-						       HMM_DMIRROR_PROT_NONE);
-	EXPECT_EQ(bad, 0);
+	EXPECT_EQ(sparse_snap_diff(snap, HMM_DMIRROR_PROT_WRITE,
+				   HMM_DMIRROR_PROT_NONE), -1);
 	/* Move the populated pages to the device, one by one. */
 	for (k = 0; k < ARRAY_SIZE(sparse_at); k++)
 		ASSERT_EQ(dm_to_dev(self->fd, p + sparse_at[k] * psz, 1), 0);
 	ASSERT_EQ(dm_snap(self->fd, p, snap, SPARSE_PAGES), 0);
-	bad = 0;
-	for (i = 0; i < SPARSE_PAGES; i++)
-		bad += snap[i] != (is_sparse_page(i) ?
-				   local_prot(variant->coherent, true) :
-				   HMM_DMIRROR_PROT_NONE);
-	EXPECT_EQ(bad, 0);
+	EXPECT_EQ(sparse_snap_diff(snap, local_prot(variant->coherent, true),
+				   HMM_DMIRROR_PROT_NONE), -1);
 	/* One MIGRATE_TO_SYS over the whole GiB brings exactly those back. */
 	ASSERT_EQ(dm_to_sys(self->fd, p, SPARSE_PAGES), 0);
 	ASSERT_EQ(dm_snap(self->fd, p, snap, SPARSE_PAGES), 0);
-	bad = 0;
-	for (i = 0; i < SPARSE_PAGES; i++)
-		bad += snap[i] != (is_sparse_page(i) ? HMM_DMIRROR_PROT_WRITE :
-						       HMM_DMIRROR_PROT_NONE);
-	EXPECT_EQ(bad, 0);
+	EXPECT_EQ(sparse_snap_diff(snap, HMM_DMIRROR_PROT_WRITE,
+				   HMM_DMIRROR_PROT_NONE), -1);
 	/* The device reads each page; holes read as zeros. */
 	for (k = 0; k < ARRAY_SIZE(sparse_at); k++) {
 		unsigned long at = sparse_at[k];
@@ -2911,8 +2899,8 @@ TEST_F_TIMEOUT(devmem, sparse_1g_mapping, 120)
 TEST_F_TIMEOUT(devmem, sparse_1g_holes, 120)
 {
 	unsigned char *snap;
-	unsigned long i, bad = 0;
 	unsigned int k;
+	long bad;
 	char *p;
 
 	ASSERT_EQ(psz, 4096);
@@ -2933,14 +2921,9 @@ TEST_F_TIMEOUT(devmem, sparse_1g_holes, 120)
 		stamp(q, psz, 500 + k);
 	}
 	ASSERT_EQ(dm_snap(self->fd, p, snap, SPARSE_PAGES), 0);
-	for (i = 0; i < SPARSE_PAGES; i++) {
-		unsigned char want = is_sparse_page(i) ?
-			HMM_DMIRROR_PROT_WRITE : HMM_DMIRROR_PROT_ERROR;
-
-		if (snap[i] != want && bad++ < 4)
-			TH_LOG("page %lu: 0x%x want 0x%x", i, snap[i], want);
-	}
-	EXPECT_EQ(bad, 0);
+	bad = sparse_snap_diff(snap, HMM_DMIRROR_PROT_WRITE,
+			       HMM_DMIRROR_PROT_ERROR);
+	EXPECT_EQ(bad, -1) TH_LOG("page %ld: 0x%x", bad, snap[bad]);
 	/* Reads over holes fail; each island reads right; migrate each. */
 	EXPECT_EQ(dm_read(self->fd, p, self->buf, 3), -EFAULT);
 	for (k = 0; k < ARRAY_SIZE(sparse_at); k++) {
@@ -3081,7 +3064,7 @@ TEST_F(refault, read_own_after_mprotect)
 	EXPECT_GE(c.faults, 1);
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 600), -1);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
-	EXPECT_EQ(snap_mismatch(self->snap, n, local_prot(variant->coherent, false)), 0);
+	EXPECT_EQ(snap_diff(self->snap, n, local_prot(variant->coherent, false)), -1);
 	munmap(p, n * psz);
 }
 
