@@ -255,6 +255,21 @@ static void *map_anon(size_t bytes, int prot)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/*
+ * @n pages of fresh private anonymous memory, stamped with @seed unless it
+ * is 0; ends the case if there is no memory.  Cases munmap() it themselves.
+ */
+static char *map_pages(struct __test_metadata *_metadata, unsigned long n,
+		       uint64_t seed)
+{
+	char *p = map_anon(n * psz, PROT_READ | PROT_WRITE);
+
+	ASSERT_NE(p, NULL) TH_LOG("cannot map %lu pages", n);
+	if (seed)
+		stamp(p, n * psz, seed);
+	return p;
+}
+
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT	21
 #endif
@@ -416,9 +431,7 @@ TEST_F(rw, read_anon)
 	struct hmm_dmirror_cmd c;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 1);
+	p = map_pages(_metadata, n, 1);
 	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_READ, p, self->buf, n, &c), 0);
 	EXPECT_EQ(c.cpages, n);
 	EXPECT_GE(c.faults, 1);
@@ -434,8 +447,7 @@ TEST_F(rw, read_unpopulated)
 	unsigned long n = 8;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
+	p = map_pages(_metadata, n, 0);
 	memset(self->buf, 0xa5, n * psz);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	EXPECT_TRUE(all_bytes(self->buf, n * psz, 0));
@@ -452,8 +464,7 @@ TEST_F(rw, write_anon)
 	struct hmm_dmirror_cmd c;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
+	p = map_pages(_metadata, n, 0);
 	memset(p, 0x11, n * psz);
 	stamp(self->buf, n * psz, 2);
 	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_WRITE, p, self->buf, n, &c), 0);
@@ -470,8 +481,7 @@ TEST_F(rw, write_unpopulated)
 	unsigned long n = 8;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
+	p = map_pages(_metadata, n, 0);
 	touch_read(p);		/* page 0 now maps the zero page */
 	stamp(self->buf, n * psz, 3);
 	ASSERT_EQ(dm_write(self->fd, (void *)p, self->buf, n), 0);
@@ -485,9 +495,7 @@ TEST_F(rw, read_write_large)
 	unsigned long n = RW_MAX_PAGES;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 4);
+	p = map_pages(_metadata, n, 4);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 4), -1);
 	stamp(self->buf, n * psz, 5);
@@ -502,9 +510,7 @@ TEST_F(rw, readonly)
 	unsigned long n = 8;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 6);
+	p = map_pages(_metadata, n, 6);
 	ASSERT_EQ(mprotect(p, n * psz, PROT_READ), 0);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 6), -1);
@@ -522,9 +528,7 @@ TEST_F(rw, noaccess)
 	unsigned long n = 4;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 8);
+	p = map_pages(_metadata, n, 8);
 	ASSERT_EQ(mprotect(p, n * psz, PROT_NONE), 0);
 	EXPECT_EQ(dm_read(self->fd, p, self->buf, n), -EFAULT);
 	EXPECT_EQ(dm_write(self->fd, p, self->buf, n), -EFAULT);
@@ -543,8 +547,7 @@ TEST_F(rw, mprotect_downgrade)
 	unsigned long n = 8;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
+	p = map_pages(_metadata, n, 0);
 	stamp(self->buf, n * psz, 9);
 	ASSERT_EQ(dm_write(self->fd, p, self->buf, n), 0);
 	ASSERT_EQ(mprotect(p, n * psz, PROT_READ), 0);
@@ -566,9 +569,7 @@ TEST_F(rw, mirror_cached_until_invalidated)
 	struct hmm_dmirror_cmd c;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 11);
+	p = map_pages(_metadata, n, 11);
 	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_READ, p, self->buf, n, &c), 0);
 	EXPECT_GE(c.faults, 1);
 	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_READ, p, self->buf, n, &c), 0);
@@ -591,9 +592,7 @@ TEST_F(rw, swapped_out_pages)
 	unsigned long n = 16, i, swapped = 0;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 95);
+	p = map_pages(_metadata, n, 95);
 	ASSERT_EQ(madvise(p, n * psz, MADV_PAGEOUT), 0);
 	for (i = 0; i < n; i++)
 		swapped += pagemap_flags(p + i * psz) == PM_SWAP;
@@ -617,9 +616,7 @@ TEST_F(rw, read_after_dontneed)
 	unsigned long n = 8;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 12);
+	p = map_pages(_metadata, n, 12);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	ASSERT_EQ(madvise(p, n * psz, MADV_DONTNEED), 0);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
@@ -633,9 +630,7 @@ TEST_F(rw, read_after_remap)
 	unsigned long n = 8;
 	char *p, *q;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 13);
+	p = map_pages(_metadata, n, 13);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	ASSERT_EQ(munmap(p, n * psz), 0);
 	q = mmap(p, n * psz, PROT_READ | PROT_WRITE,
@@ -657,9 +652,7 @@ TEST_F(rw, read_across_hole)
 	unsigned long n = 8;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 16);
+	p = map_pages(_metadata, n, 16);
 	ASSERT_EQ(munmap(p + 3 * psz, 2 * psz), 0);
 	EXPECT_EQ(dm_read(self->fd, p, self->buf, n), -EFAULT);
 	EXPECT_EQ(dm_write(self->fd, p, self->buf, n), -EFAULT);
@@ -819,9 +812,7 @@ TEST_F(rw, fork_child_reads_own_copy)
 	pid_t pid;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 27);
+	p = map_pages(_metadata, n, 27);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	pid = fork();
 	ASSERT_GE(pid, 0);
@@ -849,9 +840,7 @@ TEST_F(rw, fork_child_writes_own_copy)
 	pid_t pid;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 29);
+	p = map_pages(_metadata, n, 29);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
@@ -878,9 +867,7 @@ TEST_F(rw, fork_inherited_fd_targets_parent)
 	pid_t pid;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 31);
+	p = map_pages(_metadata, n, 31);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
@@ -1407,9 +1394,7 @@ TEST_F(devmem, migrate_anon)
 	struct hmm_dmirror_cmd c;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 40);
+	p = map_pages(_metadata, n, 40);
 	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, self->buf, n, &c), 0);
 	EXPECT_EQ(c.cpages, n);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
@@ -1499,8 +1484,7 @@ TEST_F(devmem, migrate_unpopulated)
 	unsigned long n = 8;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
+	p = map_pages(_metadata, n, 0);
 	touch_read(p);
 	touch_read(p + psz);	/* pages 0 and 1 map the zero page */
 	ASSERT_EQ(dm_to_dev(self->fd, (void *)p, n), 0);
@@ -1518,9 +1502,7 @@ TEST_F(devmem, migrate_readonly)
 	unsigned long n = 8;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 46);
+	p = map_pages(_metadata, n, 46);
 	ASSERT_EQ(mprotect(p, n * psz, PROT_READ), 0);
 	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
@@ -1652,9 +1634,7 @@ TEST_F(devmem, migrate_across_hole)
 	unsigned long n = 8;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 52);
+	p = map_pages(_metadata, n, 52);
 	ASSERT_EQ(munmap(p + 4 * psz, psz), 0);
 	EXPECT_EQ(dm_to_dev(self->fd, p, n), -EINVAL);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
@@ -1674,8 +1654,7 @@ TEST_F(devmem, migrate_ping_pong)
 	unsigned int round;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
+	p = map_pages(_metadata, n, 0);
 	for (round = 0; round < 12; round++) {
 		stamp(p, n * psz, 200 + round);
 		ASSERT_EQ(dm_to_dev(self->fd, p, n), 0) TH_LOG("round %u", round);
@@ -1756,9 +1735,7 @@ TEST_F(devmem, migrate_cow_shared)
 	char *p;
 	char c;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 58);
+	p = map_pages(_metadata, n, 58);
 	ASSERT_EQ(pipe(go), 0);
 	ASSERT_EQ(pipe(done), 0);
 	pid = fork();
@@ -2011,9 +1988,7 @@ TEST_F(devmem, exclusive_basic)
 	struct hmm_dmirror_cmd c;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 68);
+	p = map_pages(_metadata, n, 68);
 	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_EXCLUSIVE, p, self->buf, n, &c), 0);
 	EXPECT_EQ(c.cpages, n);
 	/* CHECK_EXCLUSIVE fails with EPERM while device-exclusive. */
@@ -2038,9 +2013,7 @@ TEST_F(devmem, exclusive_cpu_write)
 	unsigned long n = 4;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 69);
+	p = map_pages(_metadata, n, 69);
 	ASSERT_EQ(dm_excl(self->fd, p, n), 0);
 	stamp(p, n * psz, 70);
 	EXPECT_EQ(dm_check_excl(self->fd, p, n), 0);
@@ -2055,9 +2028,7 @@ TEST_F(devmem, exclusive_mprotect)
 	unsigned long n = 4;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 71);
+	p = map_pages(_metadata, n, 71);
 	ASSERT_EQ(dm_excl(self->fd, p, n), 0);
 	ASSERT_EQ(mprotect(p, n * psz, PROT_READ), 0);
 	EXPECT_EQ(dm_check_excl(self->fd, p, n), 0);
@@ -2080,9 +2051,7 @@ TEST_F(devmem, exclusive_cow)
 	pid_t pid;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 73);
+	p = map_pages(_metadata, n, 73);
 	ASSERT_EQ(dm_excl(self->fd, p, n), 0);
 	pid = fork();
 	ASSERT_GE(pid, 0);
@@ -2108,9 +2077,7 @@ TEST_F(devmem, exclusive_device_write)
 	unsigned long n = 4;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 76);
+	p = map_pages(_metadata, n, 76);
 	ASSERT_EQ(dm_excl(self->fd, p, n), 0);
 	stamp(self->buf, n * psz, 77);
 	ASSERT_EQ(dm_write(self->fd, p, self->buf, n), 0);
@@ -2124,8 +2091,7 @@ TEST_F(devmem, exclusive_unpopulated_and_migrated)
 	unsigned long n = 4;
 	char *p, *q;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
+	p = map_pages(_metadata, n, 0);
 	ASSERT_EQ(dm_excl(self->fd, p, n), 0);
 	EXPECT_EQ(dm_check_excl(self->fd, p, n), -EPERM);
 	EXPECT_TRUE(all_bytes(p, n * psz, 0));
@@ -2145,9 +2111,7 @@ TEST_F(devmem, exclusive_remap)
 	unsigned long n = 4;
 	char *p, *q;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 79);
+	p = map_pages(_metadata, n, 79);
 	ASSERT_EQ(dm_excl(self->fd, p, n), 0);
 	ASSERT_EQ(munmap(p, n * psz), 0);
 	q = mmap(p, n * psz, PROT_READ | PROT_WRITE,
@@ -2184,9 +2148,7 @@ TEST_F(devmem, two_units_see_updates)
 	unsigned long n = 8;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 82);
+	p = map_pages(_metadata, n, 82);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	ASSERT_EQ(dm_read(self->peer, p, self->buf, n), 0);
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 82), -1);
@@ -2216,9 +2178,7 @@ TEST_F(devmem, peer_meets_exclusive)
 	unsigned long n = 4;
 	char *p;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 96);
+	p = map_pages(_metadata, n, 96);
 	ASSERT_EQ(dm_excl(self->fd, p, n), 0);
 	ASSERT_EQ(dm_check_excl(self->fd, p, n), -EPERM);
 
@@ -2442,9 +2402,7 @@ TEST_F(devmem, close_with_mirror)
 
 	fd = unit_open(variant->unit);
 	ASSERT_GE(fd, 0);
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 94);
+	p = map_pages(_metadata, n, 94);
 	ASSERT_EQ(dm_read(fd, p, self->buf, n), 0);
 	ASSERT_EQ(dm_excl(fd, p + 4 * psz, 2), 0);
 	ASSERT_EQ(close(fd), 0);
@@ -3027,9 +2985,7 @@ TEST_F(refault, write_cow_device_page)
 	char *p;
 	char c;
 
-	p = map_anon(n * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(p, NULL);
-	stamp(p, n * psz, 605);
+	p = map_pages(_metadata, n, 605);
 	ASSERT_EQ(pipe(go), 0);
 	pid = fork();
 	ASSERT_GE(pid, 0);
