@@ -2911,20 +2911,14 @@ TEST_F_TIMEOUT(devmem, sparse_1g_holes, 120)
  * leave the unit's locks held for every later case.
  */
 
-FIXTURE(refault)
-{
-	int fd;
-	int peer;
-	unsigned char *buf;
-	unsigned char snap[64];
-};
+/*
+ * Same data, variants and setup as devmem: refault is a fixture of its own
+ * only so that its cases run after all of devmem's.
+ */
+#define _test_data_refault		_test_data_devmem
+#define _fixture_variant_refault	_fixture_variant_devmem
 
-FIXTURE_VARIANT(refault)
-{
-	int unit;
-	int peer;
-	bool coherent;
-};
+FIXTURE(refault);
 
 /* Coherent first: an oops in the private variant can stall what follows. */
 FIXTURE_VARIANT_ADD(refault, coherent)
@@ -2943,19 +2937,12 @@ FIXTURE_VARIANT_ADD(refault, private)
 
 FIXTURE_SETUP(refault)
 {
-	self->fd = unit_open(variant->unit);
-	ASSERT_GE(self->fd, 0);
-	self->peer = unit_open(variant->peer);
-	ASSERT_GE(self->peer, 0);
-	self->buf = map_anon(64 * psz, PROT_READ | PROT_WRITE);
-	ASSERT_NE(self->buf, NULL);
+	devmem_setup(_metadata, self, variant);
 }
 
 FIXTURE_TEARDOWN(refault)
 {
-	munmap(self->buf, 64 * psz);
-	close(self->peer);
-	close(self->fd);
+	devmem_teardown(_metadata, self, variant);
 }
 
 /* A device write to a read-only device page fails cleanly with EPERM. */
