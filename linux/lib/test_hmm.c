@@ -687,12 +687,13 @@ static int dmirror_pass_apply(struct dmirror *dm, struct dmirror_scratch *s,
 }
 
 /*
- * Move this device's pages in [start, end) of @vma back to system memory.
- * Returns how many moved, or an error.
+ * Move the pages in [start, end) of @vma into the device's memory or, not
+ * @to_dev, this device's pages back to system memory. Returns how many
+ * pages were selected for the move, or an error.
  */
-static long dmirror_vma_to_sys(struct dmirror *dm, struct dmirror_scratch *s,
-			       struct vm_area_struct *vma, unsigned long start,
-			       unsigned long end)
+static long dmirror_vma_migrate(struct dmirror *dm, struct dmirror_scratch *s,
+				struct vm_area_struct *vma, unsigned long start,
+				unsigned long end, bool to_dev)
 {
 	struct migrate_vma args = {
 		.vma		= vma,
@@ -706,15 +707,20 @@ static long dmirror_vma_to_sys(struct dmirror *dm, struct dmirror_scratch *s,
 	long moved = 0;
 	int ret;
 
-	if (dm->mdev->kind == HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
+	if (to_dev)
+		args.flags = MIGRATE_VMA_SELECT_SYSTEM;
+	else if (dm->mdev->kind == HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
 		args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
 	else
 		args.flags = MIGRATE_VMA_SELECT_DEVICE_COHERENT;
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
-	dmirror_copy_to_system(args.src, args.dst, args.npages, args.vma,
-			       args.start);
+	if (to_dev)
+		dmirror_copy_to_device(dm->mdev, &args);
+	else
+		dmirror_copy_to_system(args.src, args.dst, args.npages,
+				       args.vma, args.start);
 	migrate_vma_pages(&args);
 	for (i = 0; i < args.npages; i++)
 		if (migrate_pfn_to_page(args.src[i]) &&
@@ -761,7 +767,8 @@ static int dmirror_unshare(struct dmirror *dm, struct dmirror_scratch *s,
 	if (vma && !(vma->vm_flags & VM_WRITE))
 		ret = -EPERM;
 	else if (vma)
-		ret = dmirror_vma_to_sys(dm, s, vma, addr, addr + PAGE_SIZE);
+		ret = dmirror_vma_migrate(dm, s, vma, addr, addr + PAGE_SIZE,
+					  false);
 	mmap_read_unlock(dm->mm);
 	return ret < 0 ? ret : 0;
 }
@@ -970,74 +977,13 @@ static int dmirror_snapshot(struct dmirror *dm, struct dmirror_scratch *s,
 }
 
 /*
- * Walk the VMAs covering the command's range in migration sized steps.
- * Every VMA must be readable; a hole or an inaccessible VMA is -EINVAL.
+ * Migrate the command's range to the device or back to system memory, VMA
+ * by VMA in steps of at most DMIRROR_BATCH pages. Every VMA must be
+ * readable; a hole or an inaccessible VMA is -EINVAL. Going back, the
+ * pages moved are counted in @cmd->cpages.
  */
-static struct vm_area_struct *dmirror_migrate_step(struct dmirror *dm,
-						   unsigned long addr,
-						   unsigned long end,
-						   unsigned long *next)
-{
-	struct vm_area_struct *vma = vma_lookup(dm->mm, addr);
-
-	if (!vma || !(vma->vm_flags & VM_READ))
-		return NULL;
-	*next = min3(end, vma->vm_end, addr + DMIRROR_BATCH * PAGE_SIZE);
-	return vma;
-}
-
-static int dmirror_migrate_to_dev(struct dmirror *dm,
-				  struct dmirror_scratch *s,
-				  struct hmm_dmirror_cmd *cmd)
-{
-	unsigned long end = dmirror_cmd_end(cmd);
-	unsigned long addr, next;
-	int ret = 0;
-
-	mmap_read_lock(dm->mm);
-	for (addr = cmd->addr; addr < end; addr = next) {
-		struct migrate_vma args = {
-			.src		= s->src,
-			.dst		= s->dst,
-			.pgmap_owner	= dm->mdev,
-			.flags		= MIGRATE_VMA_SELECT_SYSTEM,
-		};
-
-		args.vma = dmirror_migrate_step(dm, addr, end, &next);
-		if (!args.vma) {
-			ret = -EINVAL;
-			break;
-		}
-		args.start = addr;
-		args.end = next;
-		ret = migrate_vma_setup(&args);
-		if (ret)
-			break;
-		dmirror_copy_to_device(dm->mdev, &args);
-		migrate_vma_pages(&args);
-		migrate_vma_finalize(&args);
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
-			break;
-		}
-	}
-	mmap_read_unlock(dm->mm);
-	if (ret)
-		return ret;
-
-	/*
-	 * The device maps what now lives in its memory, including pages that
-	 * were there already, and reads the range back for verification.
-	 */
-	ret = dmirror_pass_range(dm, s, cmd->addr, end, DMIRROR_MAP_LOCAL);
-	if (ret)
-		return ret;
-	return dmirror_read(dm, s, cmd, false);
-}
-
-static int dmirror_migrate_to_sys(struct dmirror *dm,
-				  struct dmirror_scratch *s,
-				  struct hmm_dmirror_cmd *cmd)
+static int dmirror_migrate(struct dmirror *dm, struct dmirror_scratch *s,
+			   struct hmm_dmirror_cmd *cmd, bool to_dev)
 {
 	unsigned long end = dmirror_cmd_end(cmd);
 	struct vm_area_struct *vma;
@@ -1047,17 +993,19 @@ static int dmirror_migrate_to_sys(struct dmirror *dm,
 
 	mmap_read_lock(dm->mm);
 	for (addr = cmd->addr; addr < end; addr = next) {
-		vma = dmirror_migrate_step(dm, addr, end, &next);
-		if (!vma) {
+		vma = vma_lookup(dm->mm, addr);
+		if (!vma || !(vma->vm_flags & VM_READ)) {
 			ret = -EINVAL;
 			break;
 		}
-		moved = dmirror_vma_to_sys(dm, s, vma, addr, next);
+		next = min3(end, vma->vm_end, addr + DMIRROR_BATCH * PAGE_SIZE);
+		moved = dmirror_vma_migrate(dm, s, vma, addr, next, to_dev);
 		if (moved < 0) {
 			ret = moved;
 			break;
 		}
-		cmd->cpages += moved;
+		if (!to_dev)
+			cmd->cpages += moved;
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
@@ -1065,6 +1013,27 @@ static int dmirror_migrate_to_sys(struct dmirror *dm,
 	}
 	mmap_read_unlock(dm->mm);
 	return ret;
+}
+
+static int dmirror_migrate_to_dev(struct dmirror *dm,
+				  struct dmirror_scratch *s,
+				  struct hmm_dmirror_cmd *cmd)
+{
+	int ret;
+
+	ret = dmirror_migrate(dm, s, cmd, true);
+	if (ret)
+		return ret;
+
+	/*
+	 * The device maps what now lives in its memory, including pages that
+	 * were there already, and reads the range back for verification.
+	 */
+	ret = dmirror_pass_range(dm, s, cmd->addr, dmirror_cmd_end(cmd),
+				 DMIRROR_MAP_LOCAL);
+	if (ret)
+		return ret;
+	return dmirror_read(dm, s, cmd, false);
 }
 
 static void dmirror_put_exclusive(struct page **pages, long npages)
@@ -1229,7 +1198,7 @@ static int dmirror_run(struct dmirror *dm, struct dmirror_scratch *s,
 		ret = dmirror_migrate_to_dev(dm, s, cmd);
 		break;
 	case HMM_DMIRROR_MIGRATE_TO_SYS:
-		ret = dmirror_migrate_to_sys(dm, s, cmd);
+		ret = dmirror_migrate(dm, s, cmd, false);
 		break;
 	case HMM_DMIRROR_SNAPSHOT:
 		ret = dmirror_snapshot(dm, s, cmd);

@@ -190,6 +190,39 @@ static int hmm_unmirrorable_span(struct hmm_range *range, unsigned long start,
 	return 0;
 }
 
+/*
+ * [start, end) lies in one huge mapping (PMD, PUD or hugetlb page) of
+ * @order whose first pfn is @pfn, and which grants nothing, or read access
+ * if @valid, or write access too if @write as well.  Fault it if an entry
+ * needs more, otherwise report it as one unit.  Called with the page table
+ * lock @ptl held, which it drops.
+ */
+static int hmm_report_huge(struct mm_walk *walk, spinlock_t *ptl,
+			   unsigned long start, unsigned long end,
+			   unsigned long pfn, bool valid, bool write,
+			   unsigned int order)
+	__releases(ptl)
+{
+	struct hmm_pass *pass = walk->private;
+	struct hmm_range *range = pass->range;
+	unsigned long have = 0;
+
+	if (valid)
+		have = write ? HMM_PFN_VALID | HMM_PFN_WRITE : HMM_PFN_VALID;
+	pfn += (start & ((PAGE_SIZE << order) - 1)) >> PAGE_SHIFT;
+	if (hmm_span_need(range, start, end, have)) {
+		spin_unlock(ptl);
+		return hmm_fault_span(walk, start, end, have, false);
+	}
+	if (have)
+		hmm_fill_pfns(range, start, end, pfn,
+			      have | hmm_order_bits(order));
+	else
+		hmm_fill(range, start, end, 0);
+	spin_unlock(ptl);
+	return 0;
+}
+
 /* Ranges without page tables, inside a VMA or not. */
 static int hmm_walk_hole(unsigned long start, unsigned long end,
 			 __always_unused int depth, struct mm_walk *walk)
@@ -385,9 +418,6 @@ static int hmm_walk_ptes(struct mm_walk *walk, pmd_t *pmdp,
 static int hmm_walk_huge_pmd(struct mm_walk *walk, pmd_t *pmdp,
 			     unsigned long start, unsigned long end)
 {
-	struct hmm_pass *pass = walk->private;
-	struct hmm_range *range = pass->range;
-	unsigned long have, pfn;
 	spinlock_t *ptl;	/* page table lock of the entry */
 	pmd_t pmd;
 
@@ -401,26 +431,9 @@ static int hmm_walk_huge_pmd(struct mm_walk *walk, pmd_t *pmdp,
 	}
 
 	/* NUMA hinting: nothing is granted until a fault has looked. */
-	have = 0;
-	if (!pmd_protnone(pmd)) {
-		have = HMM_PFN_VALID;
-		if (pmd_write(pmd))
-			have |= HMM_PFN_WRITE;
-	}
-	if (hmm_span_need(range, start, end, have)) {
-		spin_unlock(ptl);
-		return hmm_fault_span(walk, start, end, have, false);
-	}
-
-	if (have) {
-		pfn = pmd_pfn(pmd) + ((start & ~PMD_MASK) >> PAGE_SHIFT);
-		hmm_fill_pfns(range, start, end, pfn,
-			      have | hmm_order_bits(PMD_SHIFT - PAGE_SHIFT));
-	} else {
-		hmm_fill(range, start, end, 0);
-	}
-	spin_unlock(ptl);
-	return 0;
+	return hmm_report_huge(walk, ptl, start, end, pmd_pfn(pmd),
+			       !pmd_protnone(pmd), pmd_write(pmd),
+			       PMD_SHIFT - PAGE_SHIFT);
 }
 #else
 static int hmm_walk_huge_pmd(struct mm_walk *walk, pmd_t *pmdp,
@@ -479,8 +492,6 @@ static int hmm_walk_pud(pud_t *pudp, unsigned long start, unsigned long end,
 			struct mm_walk *walk)
 {
 	struct hmm_pass *pass = walk->private;
-	struct hmm_range *range = pass->range;
-	unsigned long have, pfn;
 	spinlock_t *ptl;	/* page table lock of the entry */
 	pud_t pud;
 
@@ -498,22 +509,10 @@ static int hmm_walk_pud(pud_t *pudp, unsigned long start, unsigned long end,
 	walk->action = ACTION_CONTINUE;
 	if (!pud_present(pud)) {
 		spin_unlock(ptl);
-		return hmm_unmirrorable_span(range, start, end);
+		return hmm_unmirrorable_span(pass->range, start, end);
 	}
-
-	have = HMM_PFN_VALID;
-	if (pud_write(pud))
-		have |= HMM_PFN_WRITE;
-	if (hmm_span_need(range, start, end, have)) {
-		spin_unlock(ptl);
-		return hmm_fault_span(walk, start, end, have, false);
-	}
-
-	pfn = pud_pfn(pud) + ((start & ~PUD_MASK) >> PAGE_SHIFT);
-	hmm_fill_pfns(range, start, end, pfn,
-		      have | hmm_order_bits(PUD_SHIFT - PAGE_SHIFT));
-	spin_unlock(ptl);
-	return 0;
+	return hmm_report_huge(walk, ptl, start, end, pud_pfn(pud), true,
+			       pud_write(pud), PUD_SHIFT - PAGE_SHIFT);
 }
 #else
 #define hmm_walk_pud	NULL
@@ -525,11 +524,9 @@ static int hmm_walk_hugetlb(pte_t *ptep, unsigned long hmask,
 			    unsigned long start, unsigned long end,
 			    struct mm_walk *walk)
 {
-	struct hmm_pass *pass = walk->private;
-	struct hmm_range *range = pass->range;
 	struct hstate *h = hstate_vma(walk->vma);
-	unsigned long have = 0, pfn = 0;
 	spinlock_t *ptl;	/* page table lock of the entry */
+	bool present;
 	pte_t pte;
 
 	ptl = huge_pte_lock(h, walk->mm, ptep);
@@ -538,24 +535,11 @@ static int hmm_walk_hugetlb(pte_t *ptep, unsigned long hmask,
 	 * Anything not present (none, swap, migration, poison) is absent
 	 * for the mirror; hugetlb_fault() knows how to wait or fail.
 	 */
-	if (pte_present(pte)) {
-		have = HMM_PFN_VALID;
-		if (huge_pte_write(pte))
-			have |= HMM_PFN_WRITE;
-		pfn = pte_pfn(pte) + ((start & ~hmask) >> PAGE_SHIFT);
-	}
-	if (hmm_span_need(range, start, end, have)) {
-		spin_unlock(ptl);
-		return hmm_fault_span(walk, start, end, have, false);
-	}
-
-	if (have)
-		hmm_fill_pfns(range, start, end, pfn,
-			      have | hmm_order_bits(huge_page_order(h)));
-	else
-		hmm_fill(range, start, end, 0);
-	spin_unlock(ptl);
-	return 0;
+	present = pte_present(pte);
+	return hmm_report_huge(walk, ptl, start, end,
+			       present ? pte_pfn(pte) : 0, present,
+			       present && huge_pte_write(pte),
+			       huge_page_order(h));
 }
 #else
 #define hmm_walk_hugetlb	NULL

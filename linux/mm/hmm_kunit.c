@@ -31,7 +31,10 @@
 #include <linux/sizes.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
+
+#include "hmm_kunit_util.h"
 
 /* Give up on a range after this many back-to-back invalidations. */
 #define HMMT_MAX_TRIES	16
@@ -382,273 +385,178 @@ static void hmmt_expect_not_written(struct kunit *test, unsigned long entry)
 }
 
 /*
- * Mask 0 and default 0 is a pure snapshot: whatever the input array holds,
- * nothing is faulted, holes read back as 0 and populated pages are reported
- * with their real pfn and write permission.
+ * What hmm_range_fault() does with default_flags, pfn_flags_mask and the
+ * input entries, one table row per combination.  Each row maps a fresh
+ * range, populates some of its pages through the CPU, makes one call and
+ * checks every entry.  The strings have one character per page:
+ *
+ * @before: '-' left alone (a hole), 'z' read by the CPU (the zero page),
+ *	'P' written by the CPU (a private page holding hmmt_magic(i))
+ * @in: the input entry: '-' nothing, 'f' HMM_PFN_REQ_FAULT, 'w'
+ *	HMM_PFN_REQ_WRITE, 'F' both
+ * @after: '0' not populated, 'z' the zero page, 'P' the page written
+ *	before, data intact, 'p' another private writable page, 'n' not
+ *	faulted for writing (0 or the zero page), 'v' valid, 'r' valid and
+ *	either writable or the zero page
+ *
+ * Every row also checks that no two private pages share a pfn, that the
+ * CPU sees the very 'p' pages the device was handed, and that a snapshot
+ * taken right after reports the same entries; @quiet rows also that
+ * nothing was invalidated.
  */
-static void hmm_test_snapshot(struct kunit *test)
+struct hmmt_req {
+	const char *name;
+	unsigned long default_flags;
+	unsigned long pfn_flags_mask;
+	const char *before;
+	const char *in;
+	const char *after;
+	bool quiet;
+};
+
+#define HMMT_F	HMM_PFN_REQ_FAULT
+#define HMMT_W	HMM_PFN_REQ_WRITE
+
+static const struct hmmt_req hmmt_reqs[] = {
+	/* Mask 0 and default 0: whatever the input says, nothing is faulted. */
+	{ "snapshot", 0, 0,
+	  "PPzz----", "FFFFFFFF", "PPzz0000", true },
+	/* default REQ_FAULT: every hole is read-faulted, nothing upgraded. */
+	{ "default read fault", HMMT_F, 0,
+	  "---P----", "--------", "zzzPzzzz" },
+	/* default REQ_FAULT | REQ_WRITE: every page becomes writable. */
+	{ "default write fault", HMMT_F | HMMT_W, 0,
+	  "--------", "--------", "pppppppp" },
+	/*
+	 * Mask REQ_FAULT: entries asking for a fault get one, the REQ_WRITE
+	 * they also carry is masked away, so no page may end up written.
+	 */
+	{ "per-entry fault", 0, HMMT_F,
+	  "--------", "wFwFwFwF", "nznznznz", true },
+	/* The same where the page table exists: only requested entries move. */
+	{ "per-entry fault, table populated", 0, HMMT_F,
+	  "-------P", "--f--f--", "nnznnznP" },
+	/* default REQ_FAULT, mask letting REQ_WRITE through, over a hole. */
+	{ "per-entry write", HMMT_F, HMMT_F | HMMT_W,
+	  "---------", "w--w--w--", "pvvpvvpvv" },
+	/* Per-entry writes over the zero page copy the requested pages. */
+	{ "per-entry write over the zero page", HMMT_F, HMMT_W,
+	  "zzzzzzzzz", "-w--w--w-", "rprrprrpr" },
+	/*
+	 * Only what is asked for is faulted: neighbours of requested entries,
+	 * whether in a hole or mapped to the zero page, stay as they were.
+	 * Faulting them too would allocate and copy memory nobody wanted.
+	 */
+	{ "unrequested untouched in a hole", 0, HMMT_F | HMMT_W,
+	  "---------", "-F--F--F-", "0p00p00p0" },
+	{ "unrequested untouched over the zero page", HMMT_F, HMMT_W,
+	  "zzzzzzzzz", "-F--F--F-", "zpzzpzzpz" },
+};
+
+static void hmmt_req_desc(const struct hmmt_req *req, char *desc)
 {
-	struct hmmt_ctx *ctx = test->priv;
-	struct hmm_range range;
-	unsigned long addr, i, *in;
+	strscpy(desc, req->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(hmmt_req, hmmt_reqs, hmmt_req_desc);
+
+static unsigned long hmmt_req_bits(char c)
+{
+	switch (c) {
+	case 'f':
+		return HMM_PFN_REQ_FAULT;
+	case 'w':
+		return HMM_PFN_REQ_WRITE;
+	case 'F':
+		return HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	}
+	return 0;
+}
+
+/* Make page @i of @addr what @c says (see struct hmmt_req). */
+static void hmmt_populate(struct hmmt_ctx *ctx, unsigned long addr,
+			  unsigned long i, char c)
+{
 	u64 val;
 
-	addr = hmmt_setup(ctx, 8, PROT_READ | PROT_WRITE);
-	for (i = 0; i < 2; i++)
-		KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr + i * PAGE_SIZE,
-						 hmmt_magic(i)), 0);
-	for (i = 2; i < 4; i++)
-		KUNIT_ASSERT_EQ(test, hmmt_load(ctx, addr + i * PAGE_SIZE,
-						&val), 0);
+	if (c == 'z')
+		KUNIT_ASSERT_EQ(ctx->test, hmmt_load(ctx, addr, &val), 0);
+	else if (c == 'P')
+		KUNIT_ASSERT_EQ(ctx->test, hmmt_store(ctx, addr, hmmt_magic(i)),
+				0);
+}
 
-	hmmt_range_init(ctx, &range, addr, 8, 0, 0);
-	in = kunit_kcalloc(test, 8, sizeof(*in), GFP_KERNEL);
+/* Entry @i is what @c says (see struct hmmt_req). */
+static void hmmt_expect_entry(struct kunit *test, unsigned long entry,
+			      unsigned long i, char c)
+{
+	switch (c) {
+	case '0':
+		hmmt_expect_unpopulated(test, entry);
+		break;
+	case 'z':
+		hmmt_expect_zero_page(test, entry);
+		break;
+	case 'P':
+		hmmt_expect_private_page(test, entry);
+		KUNIT_EXPECT_EQ(test, hmmt_peek(entry), hmmt_magic(i));
+		break;
+	case 'p':
+		hmmt_expect_private_page(test, entry);
+		break;
+	case 'n':
+		hmmt_expect_not_written(test, entry);
+		break;
+	case 'r':
+		if (!(entry & HMM_PFN_WRITE))
+			hmmt_expect_zero_page(test, entry);
+		fallthrough;
+	case 'v':
+		KUNIT_EXPECT_TRUE(test, entry & HMM_PFN_VALID);
+		break;
+	}
+}
+
+static void hmm_test_request_flags(struct kunit *test)
+{
+	const struct hmmt_req *req = test->param_value;
+	unsigned long n = strlen(req->after), addr, i, j, *in, *out;
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+
+	KUNIT_ASSERT_EQ(test, strlen(req->before), n);
+	KUNIT_ASSERT_EQ(test, strlen(req->in), n);
+	addr = hmmt_setup(ctx, n, PROT_READ | PROT_WRITE);
+	in = kunit_kcalloc(test, n, sizeof(*in), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, in);
-	/* Requests in the array must be ignored when the mask is 0. */
-	for (i = 0; i < 8; i++)
-		in[i] = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
-
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
-	for (i = 0; i < 2; i++) {
-		hmmt_expect_private_page(test, range.hmm_pfns[i]);
-		KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[i]),
-				hmmt_magic(i));
+	for (i = 0; i < n; i++) {
+		hmmt_populate(ctx, addr + i * PAGE_SIZE, i, req->before[i]);
+		in[i] = hmmt_req_bits(req->in[i]);
 	}
-	KUNIT_EXPECT_NE(test, hmmt_pfn(range.hmm_pfns[0]),
-			hmmt_pfn(range.hmm_pfns[1]));
-	for (i = 2; i < 4; i++)
-		hmmt_expect_zero_page(test, range.hmm_pfns[i]);
-	for (i = 4; i < 8; i++)
-		hmmt_expect_unpopulated(test, range.hmm_pfns[i]);
 
-	/* A second look proves the first one did not populate anything. */
+	hmmt_range_init(ctx, &range, addr, n, req->default_flags,
+			req->pfn_flags_mask);
 	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
-	for (i = 4; i < 8; i++)
-		hmmt_expect_unpopulated(test, range.hmm_pfns[i]);
-	KUNIT_EXPECT_EQ(test, ctx->invalidations, 0UL);
-}
-
-/* default_flags = REQ_FAULT: every hole is read-faulted, nothing upgraded. */
-static void hmm_test_default_read_fault(struct kunit *test)
-{
-	struct hmmt_ctx *ctx = test->priv;
-	struct hmm_range range;
-	unsigned long addr, i;
-
-	addr = hmmt_setup(ctx, 8, PROT_READ | PROT_WRITE);
-	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr + 3 * PAGE_SIZE,
-					 hmmt_magic(3)), 0);
-
-	hmmt_range_init(ctx, &range, addr, 8, HMM_PFN_REQ_FAULT, 0);
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
-	for (i = 0; i < 8; i++) {
-		if (i == 3)
-			continue;
-		hmmt_expect_zero_page(test, range.hmm_pfns[i]);
-	}
-	/* The page that was already there is reported, not replaced. */
-	hmmt_expect_private_page(test, range.hmm_pfns[3]);
-	KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[3]), hmmt_magic(3));
-	hmmt_expect_truthful(ctx, &range);
-}
-
-/* default_flags = REQ_FAULT | REQ_WRITE: every page becomes writable. */
-static void hmm_test_default_write_fault(struct kunit *test)
-{
-	struct hmmt_ctx *ctx = test->priv;
-	struct hmm_range range;
-	unsigned long addr, i, j;
-
-	addr = hmmt_setup(ctx, 8, PROT_READ | PROT_WRITE);
-	hmmt_range_init(ctx, &range, addr, 8,
-			HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE, 0);
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
-	for (i = 0; i < 8; i++) {
-		hmmt_expect_private_page(test, range.hmm_pfns[i]);
+	out = range.hmm_pfns;
+	for (i = 0; i < n; i++) {
+		hmmt_expect_entry(test, out[i], i, req->after[i]);
 		for (j = 0; j < i; j++)
-			KUNIT_EXPECT_NE(test, hmmt_pfn(range.hmm_pfns[i]),
-					hmmt_pfn(range.hmm_pfns[j]));
+			if (out[i] & out[j] & HMM_PFN_WRITE)
+				KUNIT_EXPECT_NE(test, hmmt_pfn(out[i]),
+						hmmt_pfn(out[j]));
 	}
+	hmmt_expect_truthful(ctx, &range);
+	if (req->quiet)
+		KUNIT_EXPECT_EQ(test, ctx->invalidations, 0UL);
 
 	/* The CPU sees the very pages the device was handed. */
-	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr + 5 * PAGE_SIZE,
-					 hmmt_magic(5)), 0);
-	KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[5]), hmmt_magic(5));
-	hmmt_expect_truthful(ctx, &range);
-}
-
-/*
- * pfn_flags_mask = REQ_FAULT with default 0: entries asking for a fault
- * get one, and the REQ_WRITE bit they also carry is masked away, so no
- * page may end up written.  Unrequested neighbours in the same hole may
- * be faulted along with them, but must then be reported as they are.
- */
-static void hmm_test_per_entry_fault(struct kunit *test)
-{
-	struct hmmt_ctx *ctx = test->priv;
-	struct hmm_range range;
-	unsigned long addr, i, *in;
-
-	addr = hmmt_setup(ctx, 8, PROT_READ | PROT_WRITE);
-	hmmt_range_init(ctx, &range, addr, 8, 0, HMM_PFN_REQ_FAULT);
-	in = kunit_kcalloc(test, 8, sizeof(*in), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, in);
-	for (i = 0; i < 8; i++)
-		in[i] = (i & 1) ? HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE :
-				  HMM_PFN_REQ_WRITE;
-
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
-	for (i = 0; i < 8; i++) {
-		if (i & 1)
-			hmmt_expect_zero_page(test, range.hmm_pfns[i]);
-		else
-			hmmt_expect_not_written(test, range.hmm_pfns[i]);
-	}
-	hmmt_expect_truthful(ctx, &range);
-	KUNIT_EXPECT_EQ(test, ctx->invalidations, 0UL);
-}
-
-/*
- * Per-entry faults where the page tables already exist: only the
- * requested entries may change.
- */
-static void hmm_test_per_entry_fault_populated(struct kunit *test)
-{
-	struct hmmt_ctx *ctx = test->priv;
-	struct hmm_range range;
-	unsigned long addr, i, *in;
-
-	addr = hmmt_setup(ctx, 8, PROT_READ | PROT_WRITE);
-	/* One page in the PMD makes the PTE table exist. */
-	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr + 7 * PAGE_SIZE,
-					 hmmt_magic(7)), 0);
-
-	hmmt_range_init(ctx, &range, addr, 8, 0, HMM_PFN_REQ_FAULT);
-	in = kunit_kcalloc(test, 8, sizeof(*in), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, in);
-	in[2] = HMM_PFN_REQ_FAULT;
-	in[5] = HMM_PFN_REQ_FAULT;
-
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
-	for (i = 0; i < 7; i++) {
-		if (i == 2 || i == 5)
-			hmmt_expect_zero_page(test, range.hmm_pfns[i]);
-		else
-			hmmt_expect_not_written(test, range.hmm_pfns[i]);
-	}
-	hmmt_expect_private_page(test, range.hmm_pfns[7]);
-	hmmt_expect_truthful(ctx, &range);
-}
-
-/*
- * default REQ_FAULT plus a mask letting REQ_WRITE through: selected
- * entries are write-faulted to private pages, all are readable.
- */
-static void hmm_test_per_entry_write(struct kunit *test)
-{
-	struct hmmt_ctx *ctx = test->priv;
-	struct hmm_range range;
-	unsigned long addr, i, *in;
-
-	addr = hmmt_setup(ctx, 9, PROT_READ | PROT_WRITE);
-	hmmt_range_init(ctx, &range, addr, 9, HMM_PFN_REQ_FAULT,
-			HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE);
-	in = kunit_kcalloc(test, 9, sizeof(*in), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, in);
-	for (i = 0; i < 9; i += 3)
-		in[i] = HMM_PFN_REQ_WRITE;
-
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
-	for (i = 0; i < 9; i++) {
-		KUNIT_EXPECT_TRUE(test, range.hmm_pfns[i] & HMM_PFN_VALID);
-		if (i % 3 == 0)
-			hmmt_expect_private_page(test, range.hmm_pfns[i]);
-	}
-	hmmt_expect_truthful(ctx, &range);
-}
-
-/*
- * Per-entry write requests over pages already mapped to the zero page:
- * the requested ones are copied to private writable pages.
- */
-static void hmm_test_per_entry_write_populated(struct kunit *test)
-{
-	struct hmmt_ctx *ctx = test->priv;
-	struct hmm_range range;
-	unsigned long addr, i, *in;
-
-	addr = hmmt_setup(ctx, 9, PROT_READ | PROT_WRITE);
-	hmmt_range_init(ctx, &range, addr, 9, HMM_PFN_REQ_FAULT, 0);
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
-	for (i = 0; i < 9; i++)
-		hmmt_expect_zero_page(test, range.hmm_pfns[i]);
-
-	range.pfn_flags_mask = HMM_PFN_REQ_WRITE;
-	in = kunit_kcalloc(test, 9, sizeof(*in), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, in);
-	for (i = 1; i < 9; i += 3)
-		in[i] = HMM_PFN_REQ_WRITE;
-
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
-	for (i = 0; i < 9; i++) {
-		unsigned long e = range.hmm_pfns[i];
-
-		if (i % 3 == 1) {
-			hmmt_expect_private_page(test, e);
+	for (i = 0; i < n; i++) {
+		if (req->after[i] != 'p')
 			continue;
-		}
-		/*
-		 * A neighbour may have been copied along with them; if not,
-		 * it must still be the read-only zero page.
-		 */
-		KUNIT_EXPECT_TRUE(test, e & HMM_PFN_VALID);
-		if (!(e & HMM_PFN_WRITE))
-			hmmt_expect_zero_page(test, e);
+		KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr + i * PAGE_SIZE,
+						 hmmt_magic(i)), 0);
+		KUNIT_EXPECT_EQ(test, hmmt_peek(out[i]), hmmt_magic(i));
 	}
-	hmmt_expect_truthful(ctx, &range);
-}
-
-/*
- * Only what is asked for is faulted: neighbours of requested entries,
- * whether in a hole or already mapped to the zero page, stay as they were.
- * Faulting them too would allocate and copy memory nobody wanted.
- */
-static void hmm_test_unrequested_untouched(struct kunit *test)
-{
-	struct hmmt_ctx *ctx = test->priv;
-	struct hmm_range range;
-	unsigned long addr, i, *in;
-
-	addr = hmmt_setup(ctx, 18, PROT_READ | PROT_WRITE);
-	in = kunit_kcalloc(test, 9, sizeof(*in), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, in);
-	for (i = 1; i < 9; i += 3)
-		in[i] = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
-
-	/* In a hole: only entries 1, 4 and 7 get pages. */
-	hmmt_range_init(ctx, &range, addr, 9, 0,
-			HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE);
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
-	for (i = 0; i < 9; i++) {
-		if (i % 3 == 1)
-			hmmt_expect_private_page(test, range.hmm_pfns[i]);
-		else
-			hmmt_expect_unpopulated(test, range.hmm_pfns[i]);
-	}
-
-	/* Over the zero page: only entries 1, 4 and 7 get copied. */
-	hmmt_range_init(ctx, &range, addr + 9 * PAGE_SIZE, 9,
-			HMM_PFN_REQ_FAULT, 0);
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
-	range.pfn_flags_mask = HMM_PFN_REQ_WRITE;
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, in), 0);
-	for (i = 0; i < 9; i++) {
-		if (i % 3 == 1)
-			hmmt_expect_private_page(test, range.hmm_pfns[i]);
-		else
-			hmmt_expect_zero_page(test, range.hmm_pfns[i]);
-	}
-	hmmt_expect_truthful(ctx, &range);
 }
 
 /*
@@ -675,25 +583,6 @@ static void hmm_test_write_breaks_zero_page(struct kunit *test)
 		hmmt_expect_private_page(test, range.hmm_pfns[i]);
 	/* Replacing a mapped zero page must go through the notifier. */
 	KUNIT_EXPECT_GT(test, ctx->invalidations, before);
-}
-
-/* No VMA at all: a required fault is -EFAULT, a snapshot reports errors. */
-static void hmm_test_no_vma(struct kunit *test)
-{
-	struct hmmt_ctx *ctx = test->priv;
-	struct hmm_range range;
-	unsigned long addr, i;
-
-	addr = hmmt_setup(ctx, 4, PROT_READ | PROT_WRITE);
-	KUNIT_ASSERT_EQ(test, hmmt_munmap(ctx, addr, 4), 0);
-
-	hmmt_range_init(ctx, &range, addr, 4, HMM_PFN_REQ_FAULT, 0);
-	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EFAULT);
-
-	range.default_flags = 0;
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
-	for (i = 0; i < 4; i++)
-		hmmt_expect_error(test, range.hmm_pfns[i]);
 }
 
 /*
@@ -732,23 +621,6 @@ static void hmm_test_hole_between_vmas(struct kunit *test)
 		else
 			hmmt_expect_private_page(test, range.hmm_pfns[i]);
 	}
-}
-
-/* A PROT_NONE VMA can never satisfy a fault. */
-static void hmm_test_prot_none(struct kunit *test)
-{
-	struct hmmt_ctx *ctx = test->priv;
-	struct hmm_range range;
-	unsigned long addr, i;
-
-	addr = hmmt_setup(ctx, 4, PROT_NONE);
-	hmmt_range_init(ctx, &range, addr, 4, HMM_PFN_REQ_FAULT, 0);
-	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EFAULT);
-
-	range.default_flags = 0;
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
-	for (i = 0; i < 4; i++)
-		hmmt_expect_error(test, range.hmm_pfns[i]);
 }
 
 /* Asking for write access to a read-only mapping is -EPERM, not -EFAULT. */
@@ -823,27 +695,26 @@ static void hmm_test_busy_after_invalidate(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
 }
 
-/*
- * munmap() between read_begin and the fault: -EBUSY wins over the -EFAULT
- * the now missing VMA would give.
- */
 #define HMMT_MIG_PAGES	4
 
-/* A fault taken by another thread while the range is being migrated. */
-struct hmmt_waiter {
+/*
+ * A fault taken by another thread while the range is being migrated. It
+ * may outlive the case, so the range it fills in is part of its state.
+ */
+struct hmmt_fault_call {
+	struct ktest_call call;
 	struct hmmt_ctx *ctx;
-	struct hmm_range *range;
-	struct completion done;
+	struct hmm_range range;
+	unsigned long pfns[HMMT_MIG_PAGES];
 	int ret;
 };
 
-static int hmmt_waiter_fn(void *data)
+static void hmmt_fault_fn(struct ktest_call *call)
 {
-	struct hmmt_waiter *w = data;
+	struct hmmt_fault_call *f = container_of(call, struct hmmt_fault_call,
+						 call);
 
-	w->ret = hmmt_fault(w->ctx, w->range, NULL);
-	complete(&w->done);
-	return 0;
+	f->ret = hmmt_fault(f->ctx, &f->range, NULL);
 }
 
 /*
@@ -858,9 +729,9 @@ static void hmm_test_migration_entry(struct kunit *test)
 	unsigned long src[HMMT_MIG_PAGES], dst[HMMT_MIG_PAGES] = { };
 	unsigned long pfns[HMMT_MIG_PAGES], addr, i;
 	struct migrate_vma args = { };
-	struct hmm_range snap, fault;
-	struct hmmt_waiter w;
-	struct task_struct *t;
+	struct hmmt_fault_call *f;
+	struct hmm_range snap;
+	bool started;
 	int ret;
 
 	addr = hmmt_setup(ctx, HMMT_MIG_PAGES, PROT_READ | PROT_WRITE);
@@ -871,6 +742,13 @@ static void hmm_test_migration_entry(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &snap, NULL), 0);
 	for (i = 0; i < HMMT_MIG_PAGES; i++)
 		pfns[i] = hmmt_pfn(snap.hmm_pfns[i]);
+
+	f = ktest_call_new(test, struct hmmt_fault_call, call, hmmt_fault_fn);
+	f->ctx = ctx;
+	hmmt_range_init(ctx, &f->range, addr, HMMT_MIG_PAGES,
+			HMM_PFN_REQ_FAULT, 0);
+	/* Its output, too, must outlive the case. */
+	f->range.hmm_pfns = f->pfns;
 
 	/* Pages still in another CPU's LRU batch could not be isolated. */
 	lru_add_drain_all();
@@ -897,31 +775,26 @@ static void hmm_test_migration_entry(struct kunit *test)
 	for (i = 0; i < HMMT_MIG_PAGES; i++)
 		hmmt_expect_unpopulated(test, snap.hmm_pfns[i]);
 
-	hmmt_range_init(ctx, &fault, addr, HMMT_MIG_PAGES, HMM_PFN_REQ_FAULT, 0);
-	w.ctx = ctx;
-	w.range = &fault;
-	init_completion(&w.done);
-	t = kthread_run(hmmt_waiter_fn, &w, "hmmt_waiter");
-	if (IS_ERR(t)) {
-		migrate_vma_pages(&args);
-		migrate_vma_finalize(&args);
-		KUNIT_FAIL(test, "cannot start the waiter");
-		return;
-	}
-	KUNIT_EXPECT_FALSE(test, wait_for_completion_timeout(&w.done,
-							     msecs_to_jiffies(200)));
+	started = ktest_call_start(test, &f->call);
+	if (started)
+		KUNIT_EXPECT_TRUE(test, ktest_call_blocked(&f->call));
 
 	/* No destination pages: the migration is abandoned. */
 	migrate_vma_pages(&args);
 	migrate_vma_finalize(&args);
-	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&w.done, 20 * HZ));
-	KUNIT_ASSERT_EQ(test, w.ret, 0);
+	KUNIT_ASSERT_TRUE(test, started);
+	KUNIT_ASSERT_TRUE(test, ktest_call_finish(test, &f->call));
+	KUNIT_ASSERT_EQ(test, f->ret, 0);
 	for (i = 0; i < HMMT_MIG_PAGES; i++) {
-		KUNIT_EXPECT_TRUE(test, fault.hmm_pfns[i] & HMM_PFN_VALID);
-		KUNIT_EXPECT_EQ(test, hmmt_pfn(fault.hmm_pfns[i]), pfns[i]);
+		KUNIT_EXPECT_TRUE(test, f->pfns[i] & HMM_PFN_VALID);
+		KUNIT_EXPECT_EQ(test, hmmt_pfn(f->pfns[i]), pfns[i]);
 	}
 }
 
+/*
+ * munmap() between read_begin and the fault: -EBUSY wins over the -EFAULT
+ * the now missing VMA would give.
+ */
 static void hmm_test_busy_after_munmap(struct kunit *test)
 {
 	struct hmmt_ctx *ctx = test->priv;
@@ -1035,32 +908,59 @@ static void hmmt_set_vm_flags(struct hmmt_ctx *ctx, unsigned long addr,
 	KUNIT_ASSERT_NOT_NULL(ctx->test, vma);
 }
 
-/* VM_IO and VM_PFNMAP VMAs have no struct pages to hand out. */
-static void hmm_test_io_pfnmap(struct kunit *test)
+/*
+ * Ranges that can never be mirrored: no VMA, a VMA the process may not
+ * read, and VM_IO or VM_PFNMAP VMAs, which have no struct pages to hand
+ * out.  A fault request fails with -EFAULT, a snapshot reports errors.
+ */
+struct hmmt_unmirrorable {
+	const char *name;
+	unsigned long prot;
+	unsigned long vm_flags;	/* set on the VMA, and cleared again after */
+	bool unmap;		/* no VMA at all */
+};
+
+static const struct hmmt_unmirrorable hmmt_unmirrorables[] = {
+	{ "no VMA", PROT_READ | PROT_WRITE, 0, true },
+	{ "PROT_NONE", PROT_NONE },
+	{ "VM_IO", PROT_READ | PROT_WRITE, VM_IO },
+	{ "VM_PFNMAP", PROT_READ | PROT_WRITE, VM_PFNMAP },
+};
+
+static void hmmt_unmirrorable_desc(const struct hmmt_unmirrorable *u,
+				   char *desc)
 {
-	static const unsigned long kinds[] = { VM_IO, VM_PFNMAP };
+	strscpy(desc, u->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(hmmt_unmirrorable, hmmt_unmirrorables,
+		  hmmt_unmirrorable_desc);
+
+static void hmm_test_unmirrorable(struct kunit *test)
+{
+	const struct hmmt_unmirrorable *u = test->param_value;
 	struct hmmt_ctx *ctx = test->priv;
 	struct hmm_range range;
-	unsigned long addr, i, k;
+	unsigned long addr, i;
 
-	addr = hmmt_setup(ctx, 4, PROT_READ | PROT_WRITE);
-	hmmt_range_init(ctx, &range, addr, 4, 0, 0);
+	addr = hmmt_setup(ctx, 4, u->prot);
+	if (u->unmap)
+		KUNIT_ASSERT_EQ(test, hmmt_munmap(ctx, addr, 4), 0);
+	if (u->vm_flags)
+		hmmt_set_vm_flags(ctx, addr, u->vm_flags, 0);
 
-	for (k = 0; k < ARRAY_SIZE(kinds); k++) {
-		hmmt_set_vm_flags(ctx, addr, kinds[k], 0);
+	hmmt_range_init(ctx, &range, addr, 4, HMM_PFN_REQ_FAULT, 0);
+	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EFAULT);
 
-		range.default_flags = HMM_PFN_REQ_FAULT;
-		KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), -EFAULT);
+	range.default_flags = 0;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < 4; i++)
+		hmmt_expect_error(test, range.hmm_pfns[i]);
 
-		range.default_flags = 0;
-		KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
-		for (i = 0; i < 4; i++)
-			hmmt_expect_error(test, range.hmm_pfns[i]);
-
-		hmmt_set_vm_flags(ctx, addr, 0, kinds[k]);
-	}
-
+	if (!u->vm_flags)
+		return;
 	/* Back to a plain VMA the same range faults normally. */
+	hmmt_set_vm_flags(ctx, addr, 0, u->vm_flags);
 	range.default_flags = HMM_PFN_REQ_FAULT;
 	KUNIT_EXPECT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
 }
@@ -1515,24 +1415,15 @@ static void hmm_test_own_readonly_private(struct kunit *test)
 #endif
 
 static struct kunit_case hmm_test_cases[] = {
-	KUNIT_CASE(hmm_test_snapshot),
-	KUNIT_CASE(hmm_test_default_read_fault),
-	KUNIT_CASE(hmm_test_default_write_fault),
-	KUNIT_CASE(hmm_test_per_entry_fault),
-	KUNIT_CASE(hmm_test_per_entry_fault_populated),
-	KUNIT_CASE(hmm_test_per_entry_write),
-	KUNIT_CASE(hmm_test_per_entry_write_populated),
-	KUNIT_CASE(hmm_test_unrequested_untouched),
+	KUNIT_CASE_PARAM(hmm_test_request_flags, hmmt_req_gen_params),
 	KUNIT_CASE(hmm_test_write_breaks_zero_page),
-	KUNIT_CASE(hmm_test_no_vma),
+	KUNIT_CASE_PARAM(hmm_test_unmirrorable, hmmt_unmirrorable_gen_params),
 	KUNIT_CASE(hmm_test_hole_between_vmas),
-	KUNIT_CASE(hmm_test_prot_none),
 	KUNIT_CASE(hmm_test_write_to_readonly),
 	KUNIT_CASE(hmm_test_busy_after_invalidate),
 	KUNIT_CASE(hmm_test_migration_entry),
 	KUNIT_CASE(hmm_test_busy_after_munmap),
 	KUNIT_CASE(hmm_test_thp_map_order),
-	KUNIT_CASE(hmm_test_io_pfnmap),
 	KUNIT_CASE(hmm_test_fault_without_progress),
 	KUNIT_CASE(hmm_test_devmap_pte),
 	KUNIT_CASE(hmm_test_swapin_error_entry),

@@ -694,7 +694,8 @@ void devm_memunmap_pages(struct device *dev, struct dev_pagemap *pgmap)
 }
 EXPORT_SYMBOL_GPL(devm_memunmap_pages);
 
-static bool pgmap_covers_pfn(struct dev_pagemap *pgmap, unsigned long pfn)
+/* The index of the range of @pgmap that @pfn lies in, or -1. */
+static int pgmap_range_of(struct dev_pagemap *pgmap, unsigned long pfn)
 {
 	int i;
 
@@ -703,9 +704,9 @@ static bool pgmap_covers_pfn(struct dev_pagemap *pgmap, unsigned long pfn)
 
 		if (pfn >= range_start_pfn(range) &&
 		    pfn <= PHYS_PFN(range->end))
-			return true;
+			return i;
 	}
-	return false;
+	return -1;
 }
 
 /**
@@ -724,7 +725,7 @@ struct dev_pagemap *get_dev_pagemap(unsigned long pfn,
 				    struct dev_pagemap *pgmap)
 {
 	if (pgmap) {
-		if (pgmap_covers_pfn(pgmap, pfn))
+		if (pgmap_range_of(pgmap, pfn) >= 0)
 			return pgmap;
 		put_dev_pagemap(pgmap);
 	}
@@ -748,16 +749,9 @@ EXPORT_SYMBOL_GPL(get_dev_pagemap);
  */
 bool pgmap_pfn_valid(struct dev_pagemap *pgmap, unsigned long pfn)
 {
-	int i;
+	int i = pgmap_range_of(pgmap, pfn);
 
-	for (i = 0; i < pgmap->nr_range; i++) {
-		const struct range *range = &pgmap->ranges[i];
-
-		if (pfn >= pgmap_first_pfn(pgmap, i) &&
-		    pfn <= PHYS_PFN(range->end))
-			return true;
-	}
-	return false;
+	return i >= 0 && pfn >= pgmap_first_pfn(pgmap, i);
 }
 
 /**

@@ -9,7 +9,6 @@
  * RAM and no hardware: only struct pages get allocated.
  */
 #include <kunit/test.h>
-#include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/err.h>
@@ -28,15 +27,14 @@
 #include <linux/ptrace.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/string.h>
+
+#include "hmm_kunit_util.h"
 
 /* One subsection: the smallest span ZONE_DEVICE memory can be hotplugged in. */
 #define MR_CHUNK	SZ_2M
 /* Address space reserved per test, carved into chunks by the test. */
 #define MR_SPAN		(16 * MR_CHUNK)
-/* How long a teardown that should finish may take under a slow emulator. */
-#define MR_DONE_MS	20000
-/* How long a teardown that must stay blocked is watched for. */
-#define MR_BLOCKED_MS	200
 
 /*
  * A fake device: the dev_pagemap sits last because its ranges[] may extend
@@ -161,48 +159,36 @@ static void *mr_map(struct mr_dev *dev)
 	return ret;
 }
 
+/* memunmap_pages() on a kthread of its own: it blocks while pages are used. */
 struct mr_unmap {
+	struct ktest_call call;
 	struct dev_pagemap *pgmap;
-	struct completion done;
 };
 
-static int mr_unmap_fn(void *data)
+static void mr_unmap_fn(struct ktest_call *call)
 {
-	struct mr_unmap *u = data;
-
-	memunmap_pages(u->pgmap);
-	complete(&u->done);
-	return 0;
+	memunmap_pages(container_of(call, struct mr_unmap, call)->pgmap);
 }
 
 /* Start memunmap_pages() on another thread; it may block on references. */
 static struct mr_unmap *mr_unmap_start(struct kunit *test, struct mr_dev *dev)
 {
-	struct task_struct *task;
 	struct mr_unmap *u;
 
-	u = kzalloc(sizeof(*u), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, u);
+	u = ktest_call_new(test, struct mr_unmap, call, mr_unmap_fn);
 	u->pgmap = &dev->pgmap;
-	init_completion(&u->done);
 	dev->mapped = false;
-	task = kthread_run(mr_unmap_fn, u, "memremap_kunit");
-	if (IS_ERR(task)) {
+	if (!ktest_call_start(test, &u->call)) {
 		dev->mapped = true;
-		kfree(u);
-		KUNIT_ASSERT_FAILURE(test, "kthread_run: %ld", PTR_ERR(task));
+		KUNIT_ASSERT_FAILURE(test, "cannot start memunmap_pages()");
 	}
 	return u;
 }
 
-static bool mr_unmap_done(struct mr_unmap *u, unsigned int ms)
-{
-	return wait_for_completion_timeout(&u->done, msecs_to_jiffies(ms));
-}
-
 /*
  * Wait for a teardown to finish. On a timeout the thread is still inside
- * memunmap_pages() and owns @u and the device, so both are leaked on purpose.
+ * memunmap_pages() and uses the device, so the device is leaked on purpose,
+ * as the helper leaks the call.
  */
 static bool mr_unmap_finish(struct kunit *test, struct mr_dev *dev,
 			    struct mr_unmap *u)
@@ -210,15 +196,13 @@ static bool mr_unmap_finish(struct kunit *test, struct mr_dev *dev,
 	struct mr_ctx *ctx = test->priv;
 	int i;
 
-	if (!mr_unmap_done(u, MR_DONE_MS)) {
-		ctx->leaked = true;
-		for (i = 0; i < ARRAY_SIZE(ctx->devs); i++)
-			if (ctx->devs[i] == dev)
-				ctx->devs[i] = NULL;
-		return false;
-	}
-	kfree(u);
-	return true;
+	if (ktest_call_finish(test, &u->call))
+		return true;
+	ctx->leaked = true;
+	for (i = 0; i < ARRAY_SIZE(ctx->devs); i++)
+		if (ctx->devs[i] == dev)
+			ctx->devs[i] = NULL;
+	return false;
 }
 
 /* memunmap_pages() with a deadline, so a leaked reference fails, not hangs. */
@@ -227,17 +211,21 @@ static bool mr_unmap(struct kunit *test, struct mr_dev *dev)
 	return mr_unmap_finish(test, dev, mr_unmap_start(test, dev));
 }
 
-/* Let the teardown thread get as far as killing the reference. */
-static bool mr_wait_dying(struct dev_pagemap *pgmap)
+/*
+ * Start a teardown that has to wait for a reference the case holds: it
+ * kills the map's reference, so no new lookup succeeds, and then blocks.
+ */
+static struct mr_unmap *mr_unmap_blocked(struct kunit *test, struct mr_dev *dev)
 {
-	unsigned long deadline = jiffies + msecs_to_jiffies(MR_DONE_MS);
+	unsigned long deadline = jiffies + msecs_to_jiffies(KTEST_FINISH_MS);
+	struct mr_unmap *u = mr_unmap_start(test, dev);
 
-	while (!percpu_ref_is_dying(&pgmap->ref)) {
-		if (time_after(jiffies, deadline))
-			return false;
+	while (!percpu_ref_is_dying(&dev->pgmap.ref) &&
+	       time_before(jiffies, deadline))
 		usleep_range(1000, 2000);
-	}
-	return true;
+	KUNIT_EXPECT_TRUE(test, percpu_ref_is_dying(&dev->pgmap.ref));
+	KUNIT_EXPECT_TRUE(test, ktest_call_blocked(&u->call));
+	return u;
 }
 
 /* Look @pfn up with no cached map; drop the reference straight away. */
@@ -376,10 +364,8 @@ static void mr_test_unmap_waits_for_pgmap_ref(struct kunit *test)
 	held = get_dev_pagemap(pfn, NULL);
 	KUNIT_ASSERT_PTR_EQ(test, held, &dev->pgmap);
 
-	u = mr_unmap_start(test, dev);
-	KUNIT_EXPECT_TRUE(test, mr_wait_dying(&dev->pgmap));
+	u = mr_unmap_blocked(test, dev);
 	KUNIT_EXPECT_NULL(test, get_dev_pagemap(pfn, NULL));
-	KUNIT_EXPECT_FALSE(test, mr_unmap_done(u, MR_BLOCKED_MS));
 
 	put_dev_pagemap(held);
 	KUNIT_ASSERT_TRUE(test, mr_unmap_finish(test, dev, u));
@@ -404,9 +390,7 @@ static void mr_test_unmap_waits_for_page_ref(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, PageLocked(page));
 	unlock_page(page);
 
-	u = mr_unmap_start(test, dev);
-	KUNIT_EXPECT_TRUE(test, mr_wait_dying(&dev->pgmap));
-	KUNIT_EXPECT_FALSE(test, mr_unmap_done(u, MR_BLOCKED_MS));
+	u = mr_unmap_blocked(test, dev);
 	KUNIT_EXPECT_EQ(test, atomic_read(&dev->nr_freed), 0);
 
 	put_page(page);
@@ -553,6 +537,13 @@ static const struct mr_bad_map mr_bad_maps[] = {
 	  true },
 };
 
+static void mr_bad_map_desc(const struct mr_bad_map *bad, char *desc)
+{
+	strscpy(desc, bad->what, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(mr_bad_map, mr_bad_maps, mr_bad_map_desc);
+
 /*
  * A map the core cannot serve is refused with -EINVAL before anything is
  * set up: no pfn of the range resolves, and the very same dev_pagemap maps
@@ -560,27 +551,21 @@ static const struct mr_bad_map mr_bad_maps[] = {
  */
 static void mr_test_bad_map(struct kunit *test)
 {
+	const struct mr_bad_map *bad = test->param_value;
 	unsigned long pfn = mr_chunk_pfn(test, 0);
 	struct mr_dev *dev = mr_dev_new(test, 1, 0);
 	void *ret;
-	int i;
 
-	for (i = 0; i < ARRAY_SIZE(mr_bad_maps); i++) {
-		const struct mr_bad_map *bad = &mr_bad_maps[i];
-
-		dev->pgmap.type = bad->type;
-		dev->pgmap.ops = bad->ops;
-		dev->pgmap.owner = bad->owner ? mr_owner : NULL;
-		ret = mr_map(dev);
-		KUNIT_EXPECT_EQ_MSG(test, PTR_ERR_OR_ZERO(ret), -EINVAL,
-				    "%s", bad->what);
-		if (!IS_ERR(ret)) {
-			KUNIT_ASSERT_TRUE(test, mr_unmap(test, dev));
-			continue;
-		}
-		KUNIT_EXPECT_NULL_MSG(test, mr_lookup(pfn), "%s", bad->what);
-		KUNIT_EXPECT_NULL_MSG(test, mr_lookup(pfn + 1), "%s",
-				      bad->what);
+	dev->pgmap.type = bad->type;
+	dev->pgmap.ops = bad->ops;
+	dev->pgmap.owner = bad->owner ? mr_owner : NULL;
+	ret = mr_map(dev);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(ret), -EINVAL);
+	if (!IS_ERR(ret)) {
+		KUNIT_ASSERT_TRUE(test, mr_unmap(test, dev));
+	} else {
+		KUNIT_EXPECT_NULL(test, mr_lookup(pfn));
+		KUNIT_EXPECT_NULL(test, mr_lookup(pfn + 1));
 	}
 
 	dev->pgmap.type = MEMORY_DEVICE_PRIVATE;
@@ -1001,7 +986,7 @@ static int mr_walker_fn(void *data)
  */
 static void mr_test_lookup_races_unmap(struct kunit *test)
 {
-	unsigned long deadline = jiffies + msecs_to_jiffies(MR_DONE_MS);
+	unsigned long deadline = jiffies + msecs_to_jiffies(KTEST_FINISH_MS);
 	struct mr_dev *dev = mr_dev_new(test, 1, 5);
 	struct task_struct *task;
 	struct mr_walker *w;
@@ -1068,7 +1053,7 @@ static struct kunit_case mr_cases[] = {
 	KUNIT_CASE(mr_test_unmap_waits_for_page_ref),
 	KUNIT_CASE(mr_test_page_free),
 	KUNIT_CASE(mr_test_multi_range_lookup),
-	KUNIT_CASE(mr_test_bad_map),
+	KUNIT_CASE_PARAM(mr_test_bad_map, mr_bad_map_gen_params),
 	KUNIT_CASE(mr_test_bad_ranges),
 	KUNIT_CASE(mr_test_unwind_private),
 	KUNIT_CASE(mr_test_unwind_linear),

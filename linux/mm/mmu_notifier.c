@@ -74,6 +74,35 @@ struct mmu_notifier_subscriptions {
 	wait_queue_head_t waitq;
 };
 
+/* Walk the classic notifiers of @subs, inside an mn_srcu read section. */
+#define for_each_classic(mn, subs)					\
+	hlist_for_each_entry_rcu((mn), &(subs)->classic, hlist,		\
+				 srcu_read_lock_held(&mn_srcu))
+
+/*
+ * Callbacks of a non-blockable invalidation must not sleep; they run
+ * between non_block_start() and non_block_end(), so that
+ * CONFIG_DEBUG_ATOMIC_SLEEP reports one that does.
+ */
+static void mn_callback_enter(const struct mmu_notifier_range *range)
+{
+	if (!mmu_notifier_range_blockable(range))
+		non_block_start();
+}
+
+static void mn_callback_exit(const struct mmu_notifier_range *range)
+{
+	if (!mmu_notifier_range_blockable(range))
+		non_block_end();
+}
+
+/* Waiting for invalidations from inside one would never end: tell lockdep. */
+static void mn_might_wait_for_invalidations(void)
+{
+	lock_map_acquire(&__mmu_notifier_invalidate_range_start_map);
+	lock_map_release(&__mmu_notifier_invalidate_range_start_map);
+}
+
 static bool mn_tree_frozen(struct mmu_notifier_subscriptions *subs)
 {
 	lockdep_assert_held(&subs->lock);
@@ -184,11 +213,9 @@ static int mn_itree_invalidate(struct mmu_notifier_subscriptions *subs,
 
 	for (sub = mn_itree_open(subs, start, last, &seq); sub;
 	     sub = mn_itree_next(sub, start, last)) {
-		if (!blockable)
-			non_block_start();
+		mn_callback_enter(range);
 		done = sub->ops->invalidate(sub, range, seq);
-		if (!blockable)
-			non_block_end();
+		mn_callback_exit(range);
 		if (likely(done))
 			continue;
 		if (!blockable)
@@ -233,9 +260,7 @@ mmu_interval_read_begin(struct mmu_interval_notifier *interval_sub)
 	busy = mn_tree_frozen(subs) && seq == subs->seq;
 	spin_unlock(&subs->lock);
 
-	/* Waiting for invalidations from inside one would never end. */
-	lock_map_acquire(&__mmu_notifier_invalidate_range_start_map);
-	lock_map_release(&__mmu_notifier_invalidate_range_start_map);
+	mn_might_wait_for_invalidations();
 
 	if (busy)
 		wait_event(subs->waitq, READ_ONCE(subs->seq) != seq);
@@ -296,8 +321,7 @@ static void mn_classic_release(struct mmu_notifier_subscriptions *subs,
 	int idx;
 
 	idx = srcu_read_lock(&mn_srcu);
-	hlist_for_each_entry_rcu(mn, &subs->classic, hlist,
-				 srcu_read_lock_held(&mn_srcu))
+	for_each_classic(mn, subs)
 		if (mn->ops->release)
 			mn->ops->release(mn, mm);
 	srcu_read_unlock(&mn_srcu, idx);
@@ -321,41 +345,34 @@ void __mmu_notifier_release(struct mm_struct *mm)
 		mn_classic_release(subs, mm);
 }
 
-/*
- * Walk the classic notifiers under SRCU. The macro keeps the walk in one
- * place for all the small hooks below.
- */
-#define for_each_classic(mn, mm)					\
-	hlist_for_each_entry_rcu((mn),					\
-				 &(mm)->notifier_subscriptions->classic,	\
-				 hlist, srcu_read_lock_held(&mn_srcu))
-
-int __mmu_notifier_clear_flush_young(struct mm_struct *mm,
-				     unsigned long start, unsigned long end)
+/* Ask every notifier to age [start, end), flushing its TLB with @flush. */
+static int mn_clear_young(struct mm_struct *mm, unsigned long start,
+			  unsigned long end, bool flush)
 {
 	struct mmu_notifier *mn;
 	int idx, young = 0;
 
 	idx = srcu_read_lock(&mn_srcu);
-	for_each_classic(mn, mm)
-		if (mn->ops->clear_flush_young)
+	for_each_classic(mn, mm->notifier_subscriptions) {
+		if (flush && mn->ops->clear_flush_young)
 			young |= mn->ops->clear_flush_young(mn, mm, start, end);
+		else if (!flush && mn->ops->clear_young)
+			young |= mn->ops->clear_young(mn, mm, start, end);
+	}
 	srcu_read_unlock(&mn_srcu, idx);
 	return young;
+}
+
+int __mmu_notifier_clear_flush_young(struct mm_struct *mm,
+				     unsigned long start, unsigned long end)
+{
+	return mn_clear_young(mm, start, end, true);
 }
 
 int __mmu_notifier_clear_young(struct mm_struct *mm,
 			       unsigned long start, unsigned long end)
 {
-	struct mmu_notifier *mn;
-	int idx, young = 0;
-
-	idx = srcu_read_lock(&mn_srcu);
-	for_each_classic(mn, mm)
-		if (mn->ops->clear_young)
-			young |= mn->ops->clear_young(mn, mm, start, end);
-	srcu_read_unlock(&mn_srcu, idx);
-	return young;
+	return mn_clear_young(mm, start, end, false);
 }
 
 int __mmu_notifier_test_young(struct mm_struct *mm, unsigned long address)
@@ -364,7 +381,7 @@ int __mmu_notifier_test_young(struct mm_struct *mm, unsigned long address)
 	int idx, young = 0;
 
 	idx = srcu_read_lock(&mn_srcu);
-	for_each_classic(mn, mm) {
+	for_each_classic(mn, mm->notifier_subscriptions) {
 		if (!mn->ops->test_young)
 			continue;
 		/* One young secondary mapping is enough of an answer. */
@@ -383,7 +400,7 @@ void __mmu_notifier_change_pte(struct mm_struct *mm, unsigned long address,
 	int idx;
 
 	idx = srcu_read_lock(&mn_srcu);
-	for_each_classic(mn, mm)
+	for_each_classic(mn, mm->notifier_subscriptions)
 		if (mn->ops->change_pte)
 			mn->ops->change_pte(mn, mm, address, pte);
 	srcu_read_unlock(&mn_srcu, idx);
@@ -392,13 +409,9 @@ void __mmu_notifier_change_pte(struct mm_struct *mm, unsigned long address,
 static void mn_call_end(struct mmu_notifier *mn,
 			const struct mmu_notifier_range *range)
 {
-	bool blockable = mmu_notifier_range_blockable(range);
-
-	if (!blockable)
-		non_block_start();
+	mn_callback_enter(range);
 	mn->ops->invalidate_range_end(mn, range);
-	if (!blockable)
-		non_block_end();
+	mn_callback_exit(range);
 }
 
 /*
@@ -415,8 +428,7 @@ static void mn_classic_unwind(struct mmu_notifier_subscriptions *subs,
 {
 	struct mmu_notifier *mn;
 
-	hlist_for_each_entry_rcu(mn, &subs->classic, hlist,
-				 srcu_read_lock_held(&mn_srcu)) {
+	for_each_classic(mn, subs) {
 		if (mn == failed || nr_started-- <= 0)
 			break;
 		if (mn->ops->invalidate_range_end)
@@ -436,11 +448,9 @@ static int mn_call_start(struct mmu_notifier *mn,
 
 	if (!mn->ops->invalidate_range_start)
 		return 0;
-	if (!blockable)
-		non_block_start();
+	mn_callback_enter(range);
 	err = mn->ops->invalidate_range_start(mn, range);
-	if (!blockable)
-		non_block_end();
+	mn_callback_exit(range);
 	if (likely(!err))
 		return 0;
 	if (blockable) {
@@ -459,8 +469,7 @@ static int mn_classic_start(struct mmu_notifier_subscriptions *subs,
 	int idx, err = 0, walked = 0;
 
 	idx = srcu_read_lock(&mn_srcu);
-	hlist_for_each_entry_rcu(mn, &subs->classic, hlist,
-				 srcu_read_lock_held(&mn_srcu)) {
+	for_each_classic(mn, subs) {
 		err = mn_call_start(mn, range);
 		if (unlikely(err)) {
 			mn_classic_unwind(subs, range, mn, walked);
@@ -497,8 +506,7 @@ static void mn_classic_end(struct mmu_notifier_subscriptions *subs,
 	int idx;
 
 	idx = srcu_read_lock(&mn_srcu);
-	hlist_for_each_entry_rcu(mn, &subs->classic, hlist,
-				 srcu_read_lock_held(&mn_srcu)) {
+	for_each_classic(mn, subs) {
 		/*
 		 * A plain end also flushes secondary TLBs: pages are about
 		 * to be freed. only_end callers did that flush themselves.
@@ -533,7 +541,7 @@ void __mmu_notifier_invalidate_range(struct mm_struct *mm,
 	int idx;
 
 	idx = srcu_read_lock(&mn_srcu);
-	for_each_classic(mn, mm)
+	for_each_classic(mn, mm->notifier_subscriptions)
 		if (mn->ops->invalidate_range)
 			mn->ops->invalidate_range(mn, mm, start, end);
 	srcu_read_unlock(&mn_srcu, idx);
@@ -975,9 +983,7 @@ void mmu_interval_notifier_remove(struct mmu_interval_notifier *interval_sub)
 	}
 	spin_unlock(&subs->lock);
 
-	/* Waiting for invalidations from inside one would never end. */
-	lock_map_acquire(&__mmu_notifier_invalidate_range_start_map);
-	lock_map_release(&__mmu_notifier_invalidate_range_start_map);
+	mn_might_wait_for_invalidations();
 
 	if (wait_seq)
 		wait_event(subs->waitq, mn_seq_moved_on(subs, wait_seq));

@@ -8,9 +8,10 @@
  * events the notifiers see.
  *
  * Anything that may block (read_begin during an invalidation, remove while
- * one is in flight) runs in a helper kthread so the test thread can check
- * that it is still blocked and later that it finished, with a time bound
- * instead of a hang when the core loses a wakeup.
+ * one is in flight) runs on a kthread of its own (ktest_call, in
+ * mm/hmm_kunit_util.h) so the case can check that it is still blocked and
+ * later that it finished, with a time bound instead of a hang when the
+ * core loses a wakeup.
  */
 #include <kunit/test.h>
 #include <linux/atomic.h>
@@ -29,15 +30,13 @@
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/string.h>
+
+#include "hmm_kunit_util.h"
 
 /* Addresses only mean something to the interval tree: the mm has no VMAs. */
 #define MNT_BASE	0x10000000UL
 #define MNT_PG(n)	(MNT_BASE + (unsigned long)(n) * PAGE_SIZE)
-
-/* How long a blocked helper is watched before we call it "still blocked". */
-#define MNT_BLOCKED_MS	100
-/* How long a released helper may take to finish before we call it lost. */
-#define MNT_FINISH_TIMEOUT	(10 * HZ)
 
 /*
  * A few cases provoke a driver bug on purpose and the core WARNs about it.
@@ -210,12 +209,12 @@ static void mnt_invalidate_pages(struct kunit *test, unsigned long first,
 }
 
 /*
- * Helper threads for calls that are expected to block. The structure is
- * heap allocated and deliberately leaked if the thread never finishes, so a
- * core that loses a wakeup fails the test instead of corrupting the stack.
+ * A call expected to block runs on a kthread (see mm/hmm_kunit_util.h): its
+ * inputs and results live here, in heap state the helper frees with the
+ * case, or leaks if the call never returns.
  */
 struct mnt_async {
-	struct completion done;
+	struct ktest_call call;
 	struct mnt_ctx *ctx;
 	struct mnt_sub *sub;
 	unsigned long first;
@@ -223,71 +222,63 @@ struct mnt_async {
 	unsigned long addr;	/* absolute start, for mnt_do_insert_addr() */
 	unsigned long seq;
 	int ret;
-	void (*fn)(struct mnt_async *async);
+	/* For mnt_do_held_invalidate(): the callback is in, and may go on. */
+	struct completion entered;
+	struct completion resume;
 };
 
-static int mnt_async_thread(void *data)
+static struct mnt_async *to_mnt_async(struct ktest_call *call)
 {
-	struct mnt_async *async = data;
-
-	async->fn(async);
-	/* complete_all(): the test may wait on it more than once. */
-	complete_all(&async->done);
-	return 0;
+	return container_of(call, struct mnt_async, call);
 }
 
-static struct mnt_async *mnt_async_start(struct kunit *test,
-					 void (*fn)(struct mnt_async *),
-					 struct mnt_sub *sub)
+static struct mnt_async *mnt_async_new(struct kunit *test,
+				       void (*fn)(struct ktest_call *),
+				       struct mnt_sub *sub)
 {
 	struct mnt_async *async;
 
-	async = kzalloc(sizeof(*async), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, async);
-	init_completion(&async->done);
+	async = ktest_call_new(test, struct mnt_async, call, fn);
 	async->ctx = test->priv;
 	async->sub = sub;
-	async->fn = fn;
+	init_completion(&async->entered);
+	init_completion(&async->resume);
 	return async;
 }
 
 static void mnt_async_go(struct kunit *test, struct mnt_async *async)
 {
-	struct task_struct *task;
-
-	task = kthread_run(mnt_async_thread, async, "mnt-kunit");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	KUNIT_ASSERT_TRUE(test, ktest_call_start(test, &async->call));
 }
 
 /* True if the helper is still blocked after a grace period. */
 static bool mnt_async_blocked(struct mnt_async *async)
 {
-	return !wait_for_completion_timeout(&async->done,
-					    msecs_to_jiffies(MNT_BLOCKED_MS));
+	return ktest_call_blocked(&async->call);
 }
 
-/* Wait (bounded) for the helper to finish; frees it if it did. */
+/* Wait (bounded) for the helper to finish; only then are its results set. */
 static bool mnt_async_finish(struct kunit *test, struct mnt_async *async)
 {
-	if (!wait_for_completion_timeout(&async->done, MNT_FINISH_TIMEOUT)) {
-		KUNIT_FAIL(test, "helper thread never finished (lost wakeup)");
-		return false;
-	}
-	return true;
+	return ktest_call_finish(test, &async->call);
 }
 
-static void mnt_do_read_begin(struct mnt_async *async)
+static void mnt_do_read_begin(struct ktest_call *call)
 {
+	struct mnt_async *async = to_mnt_async(call);
+
 	async->seq = mmu_interval_read_begin(&async->sub->notifier);
 }
 
-static void mnt_do_remove(struct mnt_async *async)
+static void mnt_do_remove(struct ktest_call *call)
 {
-	mmu_interval_notifier_remove(&async->sub->notifier);
+	mmu_interval_notifier_remove(&to_mnt_async(call)->sub->notifier);
 }
 
-static void mnt_do_insert(struct mnt_async *async)
+static void mnt_do_insert(struct ktest_call *call)
 {
+	struct mnt_async *async = to_mnt_async(call);
+
 	async->ret = mmu_interval_notifier_insert(&async->sub->notifier,
 						  async->ctx->mm,
 						  MNT_PG(async->first),
@@ -296,8 +287,10 @@ static void mnt_do_insert(struct mnt_async *async)
 }
 
 /* Insert over [addr, addr + npages) and open a read section right away. */
-static void mnt_do_insert_addr(struct mnt_async *async)
+static void mnt_do_insert_addr(struct ktest_call *call)
 {
+	struct mnt_async *async = to_mnt_async(call);
+
 	async->ret = mmu_interval_notifier_insert(&async->sub->notifier,
 						  async->ctx->mm, async->addr,
 						  async->npages * PAGE_SIZE,
@@ -306,8 +299,9 @@ static void mnt_do_insert_addr(struct mnt_async *async)
 		async->seq = mmu_interval_read_begin(&async->sub->notifier);
 }
 
-static void mnt_do_held_invalidate(struct mnt_async *async)
+static void mnt_do_held_invalidate(struct ktest_call *call)
 {
+	struct mnt_async *async = to_mnt_async(call);
 	struct mmu_notifier_range range = {};
 
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL,
@@ -320,17 +314,18 @@ static void mnt_do_held_invalidate(struct mnt_async *async)
 static struct mnt_async *mnt_read_begin_async(struct kunit *test,
 					      struct mnt_sub *sub)
 {
-	struct mnt_async *async = mnt_async_start(test, mnt_do_read_begin, sub);
+	struct mnt_async *async = mnt_async_new(test, mnt_do_read_begin, sub);
 
 	mnt_async_go(test, async);
 	return async;
 }
 
 /*
- * read_begin, an overlapping invalidation, read_retry and check_retry, and
- * the exact boundaries of an interval: [start, start + length).
+ * A read section that an overlapping invalidation hits has to be retried,
+ * during the invalidation and after it, and the callback is told what
+ * happens: the range, an odd sequence number, whether it may block.
  */
-static void mnt_seq_basic(struct kunit *test)
+static void mnt_test_seq_collision(struct kunit *test)
 {
 	struct mnt_sub *sub = mnt_new_sub(test);
 	struct mmu_notifier_range range;
@@ -340,12 +335,6 @@ static void mnt_seq_basic(struct kunit *test)
 
 	seq = mmu_interval_read_begin(&sub->notifier);
 	KUNIT_EXPECT_FALSE(test, mmu_interval_check_retry(&sub->notifier, seq));
-	KUNIT_EXPECT_FALSE(test, mnt_read_retry(sub, seq));
-
-	/* Ranges that only touch the interval's edges do not overlap it. */
-	mnt_invalidate_pages(test, 0, 4);
-	mnt_invalidate_pages(test, 8, 12);
-	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 0U);
 	KUNIT_EXPECT_FALSE(test, mnt_read_retry(sub, seq));
 
 	mnt_inv_start(test, &range, 5, 6);
@@ -365,17 +354,48 @@ static void mnt_seq_basic(struct kunit *test)
 	seq = mmu_interval_read_begin(&sub->notifier);
 	KUNIT_EXPECT_FALSE(test, mnt_read_retry(sub, seq));
 
-	/* Single pages at either end do overlap. */
+	mmu_interval_notifier_remove(&sub->notifier);
+}
+
+/*
+ * An interval covers exactly [start, start + length): ranges that only
+ * touch its edges do not overlap it, single pages at either end do.
+ */
+static void mnt_test_interval_bounds(struct kunit *test)
+{
+	struct mnt_sub *sub = mnt_new_sub(test);
+	unsigned long seq;
+
+	mnt_insert(test, sub, 4, 4);		/* pages 4..7 */
+
+	seq = mmu_interval_read_begin(&sub->notifier);
+	mnt_invalidate_pages(test, 0, 4);
+	mnt_invalidate_pages(test, 8, 12);
+	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 0U);
+	KUNIT_EXPECT_FALSE(test, mnt_read_retry(sub, seq));
+
 	mnt_invalidate_pages(test, 7, 8);
-	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 2U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 1U);
 	KUNIT_EXPECT_TRUE(test, mnt_read_retry(sub, seq));
 	seq = mmu_interval_read_begin(&sub->notifier);
 	mnt_invalidate_pages(test, 0, 5);
-	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 3U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 2U);
 	KUNIT_EXPECT_TRUE(test, mnt_read_retry(sub, seq));
 
-	/* Every invalidation hands out a new odd sequence number. */
+	mmu_interval_notifier_remove(&sub->notifier);
+}
+
+/* Every invalidation hands out a new odd sequence number. */
+static void mnt_test_seq_new_and_odd(struct kunit *test)
+{
+	struct mnt_sub *sub = mnt_new_sub(test);
+	unsigned long seq;
+
+	mnt_insert(test, sub, 4, 4);
+
+	mnt_invalidate_pages(test, 0, 100);
 	seq = sub->last_seq;
+	KUNIT_EXPECT_TRUE(test, seq & 1);
 	mnt_invalidate_pages(test, 0, 100);
 	KUNIT_EXPECT_NE(test, sub->last_seq, seq);
 	KUNIT_EXPECT_TRUE(test, sub->last_seq & 1);
@@ -384,7 +404,7 @@ static void mnt_seq_basic(struct kunit *test)
 }
 
 /* An invalidation elsewhere in the mm neither calls nor disturbs a notifier. */
-static void mnt_seq_nonoverlap(struct kunit *test)
+static void mnt_test_seq_nonoverlap(struct kunit *test)
 {
 	struct mnt_sub *a = mnt_new_sub(test), *c = mnt_new_sub(test);
 	struct mmu_notifier_range range;
@@ -402,13 +422,10 @@ static void mnt_seq_nonoverlap(struct kunit *test)
 
 	/* read_begin on an untouched interval does not wait for it. */
 	async = mnt_read_begin_async(test, a);
-	KUNIT_EXPECT_TRUE(test, wait_for_completion_timeout(&async->done,
-							    MNT_FINISH_TIMEOUT));
+	KUNIT_EXPECT_TRUE(test, ktest_call_wait(&async->call, KTEST_FINISH_MS));
 	mmu_notifier_invalidate_range_end(&range);
-	if (mnt_async_finish(test, async)) {
+	if (mnt_async_finish(test, async))
 		KUNIT_EXPECT_FALSE(test, mnt_read_retry(a, async->seq));
-		kfree(async);
-	}
 
 	KUNIT_EXPECT_FALSE(test, mnt_read_retry(a, seq_a));
 	KUNIT_EXPECT_EQ(test, mnt_calls(a), 0U);
@@ -418,7 +435,7 @@ static void mnt_seq_nonoverlap(struct kunit *test)
 }
 
 /* read_begin waits out an invalidation that covers the interval. */
-static void mnt_read_begin_waits(struct kunit *test)
+static void mnt_test_read_begin_waits(struct kunit *test)
 {
 	struct mnt_sub *sub = mnt_new_sub(test);
 	struct mmu_notifier_range range;
@@ -434,17 +451,17 @@ static void mnt_read_begin_waits(struct kunit *test)
 		KUNIT_EXPECT_FALSE(test, mnt_read_retry(sub, async->seq));
 		mnt_invalidate_pages(test, 0, 1);
 		KUNIT_EXPECT_TRUE(test, mnt_read_retry(sub, async->seq));
-		kfree(async);
 	}
 	mmu_interval_notifier_remove(&sub->notifier);
 }
 
 /*
- * Nested and overlapping invalidations: the mm stays invalidating until the
- * last one ends, whichever order they end in, and read_begin on any interval
- * either of them touched waits for that.
+ * Nested and overlapping invalidations keep the mm invalidating until the
+ * last one ends, whichever order they end in, and read_begin on any
+ * interval either of them touched waits for that. Here the first one to
+ * start ends first: the second still holds both intervals it covers.
  */
-static void mnt_nested(struct kunit *test)
+static void mnt_test_nested_first_ends_first(struct kunit *test)
 {
 	struct mnt_sub *a = mnt_new_sub(test), *c = mnt_new_sub(test);
 	struct mnt_sub *far = mnt_new_sub(test);
@@ -464,7 +481,6 @@ static void mnt_nested(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mnt_calls(c), 1U);
 	KUNIT_EXPECT_TRUE(test, mmu_interval_check_retry(&c->notifier, seq_c));
 
-	/* End the outer one first: the inner one still holds both. */
 	mmu_notifier_invalidate_range_end(&r1);
 	wait_a = mnt_read_begin_async(test, a);
 	wait_c = mnt_read_begin_async(test, c);
@@ -472,33 +488,42 @@ static void mnt_nested(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(wait_c));
 	mmu_notifier_invalidate_range_end(&r2);
 
-	if (mnt_async_finish(test, wait_a)) {
+	if (mnt_async_finish(test, wait_a))
 		KUNIT_EXPECT_FALSE(test, mnt_read_retry(a, wait_a->seq));
-		kfree(wait_a);
-	}
-	if (mnt_async_finish(test, wait_c)) {
+	if (mnt_async_finish(test, wait_c))
 		KUNIT_EXPECT_FALSE(test, mnt_read_retry(c, wait_c->seq));
-		kfree(wait_c);
-	}
 	KUNIT_EXPECT_TRUE(test, mnt_read_retry(c, seq_c));
 	KUNIT_EXPECT_FALSE(test, mnt_read_retry(far, seq_far));
 	KUNIT_EXPECT_EQ(test, mnt_calls(far), 0U);
 
-	/* Same again, ending in the order they started. */
-	mnt_inv_start(test, &r1, 0, 2);
-	mnt_inv_start(test, &r2, 1, 10);
+	mmu_interval_notifier_remove(&a->notifier);
+	mmu_interval_notifier_remove(&c->notifier);
+	mmu_interval_notifier_remove(&far->notifier);
+}
+
+/* The same, with the second invalidation to start ending first. */
+static void mnt_test_nested_last_ends_first(struct kunit *test)
+{
+	struct mnt_sub *a = mnt_new_sub(test), *c = mnt_new_sub(test);
+	struct mmu_notifier_range r1, r2;
+	struct mnt_async *wait_a;
+
+	mnt_insert(test, a, 0, 4);
+	mnt_insert(test, c, 8, 4);
+
+	mnt_inv_start(test, &r1, 0, 2);			/* a */
+	mnt_inv_start(test, &r2, 1, 10);		/* a and c */
 	mmu_notifier_invalidate_range_end(&r2);
 	wait_a = mnt_read_begin_async(test, a);
 	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(wait_a));
 	mmu_notifier_invalidate_range_end(&r1);
 	if (mnt_async_finish(test, wait_a))
-		kfree(wait_a);
-	KUNIT_EXPECT_EQ(test, mnt_calls(a), 4U);
-	KUNIT_EXPECT_EQ(test, mnt_calls(c), 2U);
+		KUNIT_EXPECT_FALSE(test, mnt_read_retry(a, wait_a->seq));
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 2U);
+	KUNIT_EXPECT_EQ(test, mnt_calls(c), 1U);
 
 	mmu_interval_notifier_remove(&a->notifier);
 	mmu_interval_notifier_remove(&c->notifier);
-	mmu_interval_notifier_remove(&far->notifier);
 }
 
 /*
@@ -506,7 +531,7 @@ static void mnt_nested(struct kunit *test)
  * joins the tree once the last invalidation ends: a nested invalidation does
  * not call it, read_begin on it waits, and the next invalidation calls it.
  */
-static void mnt_deferred_insert(struct kunit *test)
+static void mnt_test_deferred_insert(struct kunit *test)
 {
 	struct mnt_sub *a = mnt_new_sub(test), *x = mnt_new_sub(test);
 	struct mmu_notifier_range r1, r2;
@@ -516,7 +541,7 @@ static void mnt_deferred_insert(struct kunit *test)
 	mnt_inv_start(test, &r1, 0, 4);
 	KUNIT_EXPECT_EQ(test, mnt_calls(a), 1U);
 
-	ins = mnt_async_start(test, mnt_do_insert, x);
+	ins = mnt_async_new(test, mnt_do_insert, x);
 	ins->first = 0;
 	ins->npages = 4;
 	mnt_async_go(test, ins);
@@ -524,7 +549,6 @@ static void mnt_deferred_insert(struct kunit *test)
 	if (!mnt_async_finish(test, ins))
 		return;
 	KUNIT_EXPECT_EQ(test, ins->ret, 0);
-	kfree(ins);
 
 	mnt_inv_start(test, &r2, 0, 4);
 	KUNIT_EXPECT_EQ(test, mnt_calls(a), 2U);
@@ -535,10 +559,8 @@ static void mnt_deferred_insert(struct kunit *test)
 	mmu_notifier_invalidate_range_end(&r2);
 	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(wait_x));
 	mmu_notifier_invalidate_range_end(&r1);
-	if (mnt_async_finish(test, wait_x)) {
+	if (mnt_async_finish(test, wait_x))
 		KUNIT_EXPECT_FALSE(test, mnt_read_retry(x, wait_x->seq));
-		kfree(wait_x);
-	}
 
 	mnt_invalidate_pages(test, 3, 4);
 	KUNIT_EXPECT_EQ(test, mnt_calls(x), 1U);
@@ -552,19 +574,18 @@ static void mnt_deferred_insert(struct kunit *test)
  * Remove during an open invalidation does not return until the last
  * invalidation ends; afterwards the interval is gone from the tree.
  */
-static void mnt_deferred_remove(struct kunit *test)
+static void mnt_test_deferred_remove(struct kunit *test)
 {
 	struct mnt_sub *a = mnt_new_sub(test), *x = mnt_new_sub(test);
-	struct mnt_sub *y = mnt_new_sub(test);
 	struct mmu_notifier_range r1, r2;
-	struct mnt_async *rm_x, *rm_y, *ins_y;
+	struct mnt_async *rm_x;
 	unsigned int x_calls;
 
 	mnt_insert(test, a, 0, 4);
 	mnt_insert(test, x, 2, 4);
 
 	mnt_inv_start(test, &r1, 0, 8);
-	rm_x = mnt_async_start(test, mnt_do_remove, x);
+	rm_x = mnt_async_new(test, mnt_do_remove, x);
 	mnt_async_go(test, rm_x);
 	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(rm_x));
 
@@ -574,31 +595,39 @@ static void mnt_deferred_remove(struct kunit *test)
 	mmu_notifier_invalidate_range_end(&r1);
 	if (!mnt_async_finish(test, rm_x))
 		return;
-	kfree(rm_x);
 
 	x_calls = mnt_calls(x);
 	mnt_invalidate_pages(test, 0, 8);
 	KUNIT_EXPECT_EQ(test, mnt_calls(x), x_calls);
 	KUNIT_EXPECT_EQ(test, mnt_calls(a), 3U);
 
-	/* Insert and remove both inside one invalidation: never joins. */
+	mmu_interval_notifier_remove(&a->notifier);
+}
+
+/* An interval inserted and removed inside one invalidation never joins. */
+static void mnt_test_deferred_insert_then_remove(struct kunit *test)
+{
+	struct mnt_sub *a = mnt_new_sub(test), *y = mnt_new_sub(test);
+	struct mmu_notifier_range r1;
+	struct mnt_async *rm_y, *ins_y;
+
+	mnt_insert(test, a, 0, 4);
+
 	mnt_inv_start(test, &r1, 0, 8);
-	ins_y = mnt_async_start(test, mnt_do_insert, y);
+	ins_y = mnt_async_new(test, mnt_do_insert, y);
 	ins_y->first = 1;
 	ins_y->npages = 1;
 	mnt_async_go(test, ins_y);
 	if (!mnt_async_finish(test, ins_y))
 		return;
 	KUNIT_EXPECT_EQ(test, ins_y->ret, 0);
-	kfree(ins_y);
-	rm_y = mnt_async_start(test, mnt_do_remove, y);
+	rm_y = mnt_async_new(test, mnt_do_remove, y);
 	mnt_async_go(test, rm_y);
 	/* Let the remove reach the core before the invalidation ends. */
-	msleep(MNT_BLOCKED_MS);
+	msleep(KTEST_BLOCKED_MS);
 	mmu_notifier_invalidate_range_end(&r1);
 	if (!mnt_async_finish(test, rm_y))
 		return;
-	kfree(rm_y);
 	mnt_invalidate_pages(test, 0, 8);
 	KUNIT_EXPECT_EQ(test, mnt_calls(y), 0U);
 
@@ -609,45 +638,43 @@ static void mnt_deferred_remove(struct kunit *test)
  * A thread is blocked inside ->invalidate(); remove of that interval from
  * another thread must not return until the invalidation is over.
  */
-static void mnt_remove_waits_inflight(struct kunit *test)
+static void mnt_test_remove_waits_inflight(struct kunit *test)
 {
 	struct mnt_sub *sub = mnt_new_sub(test);
 	struct mnt_async *inv, *rm;
-	DECLARE_COMPLETION_ONSTACK(entered);
-	DECLARE_COMPLETION_ONSTACK(resume);
 
 	mnt_insert(test, sub, 0, 4);
-	sub->entered = &entered;
-	sub->resume = &resume;
-
-	inv = mnt_async_start(test, mnt_do_held_invalidate, sub);
+	inv = mnt_async_new(test, mnt_do_held_invalidate, sub);
 	inv->first = 1;
 	inv->npages = 1;
+	/* The callback may outlive the case: its completions are inv's. */
+	sub->entered = &inv->entered;
+	sub->resume = &inv->resume;
+
 	mnt_async_go(test, inv);
-	if (!wait_for_completion_timeout(&entered, MNT_FINISH_TIMEOUT)) {
+	if (!wait_for_completion_timeout(&inv->entered,
+					 msecs_to_jiffies(KTEST_FINISH_MS))) {
 		KUNIT_FAIL(test, "invalidate callback never ran");
-		complete_all(&resume);
+		complete_all(&inv->resume);
 		mnt_async_finish(test, inv);
 		return;
 	}
 
-	rm = mnt_async_start(test, mnt_do_remove, sub);
+	rm = mnt_async_new(test, mnt_do_remove, sub);
 	mnt_async_go(test, rm);
 	KUNIT_EXPECT_TRUE(test, mnt_async_blocked(rm));
-	KUNIT_EXPECT_FALSE(test, completion_done(&inv->done));
+	KUNIT_EXPECT_FALSE(test, ktest_call_done(&inv->call));
 
-	complete_all(&resume);
-	if (mnt_async_finish(test, inv))
-		kfree(inv);
-	if (mnt_async_finish(test, rm))
-		kfree(rm);
+	complete_all(&inv->resume);
+	mnt_async_finish(test, inv);
+	mnt_async_finish(test, rm);
 	KUNIT_EXPECT_EQ(test, mnt_calls(sub), 1U);
 	sub->entered = NULL;
 	sub->resume = NULL;
 }
 
 /* Bad lengths are refused without touching the tree. */
-static void mnt_insert_bad_length(struct kunit *test)
+static void mnt_test_insert_bad_length(struct kunit *test)
 {
 	struct mnt_ctx *ctx = test->priv;
 	struct mnt_sub *sub = mnt_new_sub(test);
@@ -672,7 +699,7 @@ static void mnt_insert_bad_length(struct kunit *test)
 }
 
 /* insert_locked with the mmap lock held, as drivers do from fault paths. */
-static void mnt_insert_locked(struct kunit *test)
+static void mnt_test_insert_locked(struct kunit *test)
 {
 	struct mnt_ctx *ctx = test->priv;
 	struct mnt_sub *a = mnt_new_sub(test), *b = mnt_new_sub(test);
@@ -701,11 +728,30 @@ static void mnt_insert_locked(struct kunit *test)
 	mmu_interval_notifier_remove(&b->notifier);
 }
 
+/* A non-blockable invalidation nobody refuses works, and says so. */
+static void mnt_test_nonblock_start(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_sub *a = mnt_new_sub(test);
+	struct mmu_notifier_range range = {};
+
+	mnt_insert(test, a, 0, 1);
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL, ctx->mm,
+				MNT_PG(0), MNT_PG(1));
+	KUNIT_EXPECT_EQ(test, mmu_notifier_invalidate_range_start_nonblock(&range),
+			0);
+	KUNIT_EXPECT_EQ(test, mnt_calls(a), 1U);
+	KUNIT_EXPECT_FALSE(test, a->last_blockable);
+	mmu_notifier_invalidate_range_end(&range);
+
+	mmu_interval_notifier_remove(&a->notifier);
+}
+
 /*
  * A non-blockable invalidation that an interval refuses fails with -EAGAIN,
  * and leaves the mm out of the invalidating state so nobody waits forever.
  */
-static void mnt_nonblock_interval(struct kunit *test)
+static void mnt_test_nonblock_refused(struct kunit *test)
 {
 	struct mnt_ctx *ctx = test->priv;
 	struct mnt_sub *a = mnt_new_sub(test), *f = mnt_new_sub(test);
@@ -717,14 +763,6 @@ static void mnt_nonblock_interval(struct kunit *test)
 	mnt_insert(test, a, 0, 1);
 	mnt_insert(test, f, 1, 1);
 	f->refuse_nonblock = true;
-
-	/* Non-blockable and nobody refuses: fine, and flagged as such. */
-	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL, ctx->mm,
-				MNT_PG(0), MNT_PG(1));
-	ret = mmu_notifier_invalidate_range_start_nonblock(&range);
-	KUNIT_EXPECT_EQ(test, ret, 0);
-	KUNIT_EXPECT_FALSE(test, a->last_blockable);
-	mmu_notifier_invalidate_range_end(&range);
 
 	seq_a = mmu_interval_read_begin(&a->notifier);
 	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL, ctx->mm,
@@ -742,9 +780,8 @@ static void mnt_nonblock_interval(struct kunit *test)
 	if (!mnt_async_finish(test, wait_a))
 		return;
 	KUNIT_EXPECT_FALSE(test, mnt_read_retry(a, wait_a->seq));
-	kfree(wait_a);
 	/* a was invalidated before f refused: its reader must retry. */
-	if (mnt_calls(a) == 2)
+	if (mnt_calls(a) == 1)
 		KUNIT_EXPECT_TRUE(test, mnt_read_retry(a, seq_a));
 
 	/* A blocking invalidation afterwards works and reaches f. */
@@ -762,7 +799,7 @@ static void mnt_nonblock_interval(struct kunit *test)
  * sleeps (new against 6.1, which annotated only classic callbacks); those
  * of a blockable one do not.
  */
-static void mnt_nonblock_annotated(struct kunit *test)
+static void mnt_test_nonblock_annotated(struct kunit *test)
 {
 	struct mnt_ctx *ctx = test->priv;
 	struct mnt_sub *sub = mnt_new_sub(test);
@@ -892,95 +929,167 @@ static struct mnt_classic *mnt_new_classic(struct kunit *test,
 	return c;
 }
 
-/* Every hook reaches every registered notifier; young answers are OR-ed. */
-static void mnt_classic_hooks(struct kunit *test)
+/* Two classic notifiers on the case's mm; only the second one is young. */
+static void mnt_register_two(struct kunit *test, struct mnt_classic *c[2])
 {
 	struct mnt_ctx *ctx = test->priv;
-	struct mnt_classic *c1, *c2;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		c[i] = mnt_new_classic(test, &mnt_classic_ops);
+		KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c[i]->mn, ctx->mm),
+				0);
+	}
+	c[1]->young = 1;
+}
+
+static void mnt_unregister_two(struct kunit *test, struct mnt_classic *c[2])
+{
+	struct mnt_ctx *ctx = test->priv;
+
+	mmu_notifier_unregister(&c[0]->mn, ctx->mm);
+	mmu_notifier_unregister(&c[1]->mn, ctx->mm);
+}
+
+/*
+ * Every notifier gets the caller's range at start and the end that pairs
+ * with it; a full end also flushes secondary TLBs through
+ * ->invalidate_range.
+ */
+static void mnt_test_classic_start_end(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
 	struct mmu_notifier_range range = {};
+	struct mnt_classic *c[2];
 	int owner_token;
-	pte_t pte = __pte(0x1234000);
 
-	c1 = kunit_kzalloc(test, sizeof(*c1), GFP_KERNEL);
-	c2 = kunit_kzalloc(test, sizeof(*c2), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, c1);
-	KUNIT_ASSERT_NOT_NULL(test, c2);
-	c1->mn.ops = &mnt_classic_ops;
-	c2->mn.ops = &mnt_classic_ops;
-	c2->young = 1;
-
-	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c1->mn, ctx->mm), 0);
-	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&c2->mn, ctx->mm), 0);
+	mnt_register_two(test, c);
 	KUNIT_EXPECT_TRUE(test, mm_has_notifiers(ctx->mm));
 
 	mmu_notifier_range_init_owner(&range, MMU_NOTIFY_MIGRATE, 0, NULL,
 				      ctx->mm, MNT_PG(3), MNT_PG(5),
 				      &owner_token);
 	mmu_notifier_invalidate_range_start(&range);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c1->starts), 1);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c2->starts), 1);
-	KUNIT_EXPECT_EQ(test, c1->seen.event, MMU_NOTIFY_MIGRATE);
-	KUNIT_EXPECT_PTR_EQ(test, c1->seen.owner, (void *)&owner_token);
-	KUNIT_EXPECT_PTR_EQ(test, c1->seen.mm, ctx->mm);
-	KUNIT_EXPECT_EQ(test, c1->seen.start, MNT_PG(3));
-	KUNIT_EXPECT_EQ(test, c1->seen.end, MNT_PG(5));
-	KUNIT_EXPECT_TRUE(test, mmu_notifier_range_blockable(&c1->seen));
-	KUNIT_EXPECT_EQ(test, atomic_read(&c1->ends), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->starts), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[1]->starts), 1);
+	KUNIT_EXPECT_EQ(test, c[0]->seen.event, MMU_NOTIFY_MIGRATE);
+	KUNIT_EXPECT_PTR_EQ(test, c[0]->seen.owner, (void *)&owner_token);
+	KUNIT_EXPECT_PTR_EQ(test, c[0]->seen.mm, ctx->mm);
+	KUNIT_EXPECT_EQ(test, c[0]->seen.start, MNT_PG(3));
+	KUNIT_EXPECT_EQ(test, c[0]->seen.end, MNT_PG(5));
+	KUNIT_EXPECT_TRUE(test, mmu_notifier_range_blockable(&c[0]->seen));
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->ends), 0);
 	mmu_notifier_invalidate_range_end(&range);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c1->ends), 1);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c2->ends), 1);
-	/* A full end also flushes secondary TLBs through ->invalidate_range. */
-	KUNIT_EXPECT_EQ(test, atomic_read(&c1->inv_range), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->ends), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[1]->ends), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->inv_range), 1);
 
+	mnt_unregister_two(test, c);
+}
+
+/* An only_end end does not flush: its caller already did. */
+static void mnt_test_classic_only_end(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mmu_notifier_range range = {};
+	struct mnt_classic *c[2];
+
+	mnt_register_two(test, c);
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL, ctx->mm,
+				MNT_PG(3), MNT_PG(5));
 	mmu_notifier_invalidate_range_start(&range);
 	mmu_notifier_invalidate_range_only_end(&range);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c1->ends), 2);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c1->inv_range), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->ends), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->inv_range), 0);
 
+	mnt_unregister_two(test, c);
+}
+
+/* A secondary TLB flush reaches every notifier. */
+static void mnt_test_classic_invalidate_range(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_classic *c[2];
+
+	mnt_register_two(test, c);
 	mmu_notifier_invalidate_range(ctx->mm, MNT_PG(0), MNT_PG(1));
-	KUNIT_EXPECT_EQ(test, atomic_read(&c1->inv_range), 2);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c2->inv_range), 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->inv_range), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[1]->inv_range), 1);
 
+	mnt_unregister_two(test, c);
+}
+
+/* The young hooks ask every notifier and OR the answers. */
+static void mnt_test_classic_young(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_classic *c[2];
+
+	mnt_register_two(test, c);
 	KUNIT_EXPECT_NE(test, mmu_notifier_clear_flush_young(ctx->mm, MNT_PG(0),
 							     MNT_PG(1)), 0);
 	KUNIT_EXPECT_NE(test, mmu_notifier_clear_young(ctx->mm, MNT_PG(0),
 						       MNT_PG(1)), 0);
 	KUNIT_EXPECT_NE(test, mmu_notifier_test_young(ctx->mm, MNT_PG(7)), 0);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c1->flush_young), 1);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c1->clear_young), 1);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c2->flush_young), 1);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c2->clear_young), 1);
-	KUNIT_EXPECT_GE(test, atomic_read(&c1->test_young) +
-			atomic_read(&c2->test_young), 1);
-	c2->young = 0;
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->flush_young), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->clear_young), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[1]->flush_young), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[1]->clear_young), 1);
+	KUNIT_EXPECT_GE(test, atomic_read(&c[0]->test_young) +
+			atomic_read(&c[1]->test_young), 1);
+
+	c[1]->young = 0;
 	KUNIT_EXPECT_EQ(test, mmu_notifier_clear_flush_young(ctx->mm, MNT_PG(0),
 							     MNT_PG(1)), 0);
 	KUNIT_EXPECT_EQ(test, mmu_notifier_clear_young(ctx->mm, MNT_PG(0),
 						       MNT_PG(1)), 0);
 	KUNIT_EXPECT_EQ(test, mmu_notifier_test_young(ctx->mm, MNT_PG(7)), 0);
 	/* With nobody young, every notifier had to be asked. */
-	KUNIT_EXPECT_GE(test, atomic_read(&c1->test_young), 1);
-	KUNIT_EXPECT_EQ(test, c1->seen_addr, MNT_PG(7));
+	KUNIT_EXPECT_GE(test, atomic_read(&c[0]->test_young), 1);
+	KUNIT_EXPECT_EQ(test, c[0]->seen_addr, MNT_PG(7));
 
+	mnt_unregister_two(test, c);
+}
+
+/* change_pte reaches every notifier with the address and the new PTE. */
+static void mnt_test_classic_change_pte(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	pte_t pte = __pte(0x1234000);
+	struct mnt_classic *c[2];
+
+	mnt_register_two(test, c);
 	mmu_notifier_change_pte(ctx->mm, MNT_PG(9), pte);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c1->change_pte), 1);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c2->change_pte), 1);
-	KUNIT_EXPECT_EQ(test, c2->seen_addr, MNT_PG(9));
-	KUNIT_EXPECT_EQ(test, pte_val(c2->seen_pte), pte_val(pte));
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->change_pte), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[1]->change_pte), 1);
+	KUNIT_EXPECT_EQ(test, c[1]->seen_addr, MNT_PG(9));
+	KUNIT_EXPECT_EQ(test, pte_val(c[1]->seen_pte), pte_val(pte));
 
-	/* Unregister runs ->release for a notifier the mm has not released. */
-	mmu_notifier_unregister(&c2->mn, ctx->mm);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c2->release), 1);
+	mnt_unregister_two(test, c);
+}
+
+/*
+ * Unregister runs ->release for a notifier the mm has not released, and
+ * the notifier gets no callback after it; the others still do.
+ */
+static void mnt_test_classic_unregister(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_classic *c[2];
+
+	mnt_register_two(test, c);
+	mmu_notifier_unregister(&c[1]->mn, ctx->mm);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[1]->release), 1);
 	mmu_notifier_invalidate_range(ctx->mm, MNT_PG(0), MNT_PG(1));
-	KUNIT_EXPECT_EQ(test, atomic_read(&c2->inv_range), 2);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c1->inv_range), 3);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[1]->inv_range), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->inv_range), 1);
 
-	mmu_notifier_unregister(&c1->mn, ctx->mm);
-	KUNIT_EXPECT_EQ(test, atomic_read(&c1->release), 1);
+	mmu_notifier_unregister(&c[0]->mn, ctx->mm);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c[0]->release), 1);
 }
 
 /* ->release runs once when the mm's last user goes, not again at unregister. */
-static void mnt_classic_release(struct kunit *test)
+static void mnt_test_classic_release(struct kunit *test)
 {
 	struct mnt_classic *c;
 	struct mm_struct *mm;
@@ -1014,7 +1123,7 @@ static const struct mmu_notifier_ops mnt_refusing_ops = {
  * notifier registered on each side of the failing one, at least one of them
  * is started before the failure whatever order the core walks them in.
  */
-static void mnt_classic_nonblock(struct kunit *test)
+static void mnt_test_classic_nonblock(struct kunit *test)
 {
 	struct mnt_ctx *ctx = test->priv;
 	struct mmu_notifier_range range = {};
@@ -1080,7 +1189,7 @@ static const struct mmu_notifier_ops mnt_probe_ops = {
 	.invalidate_range = mnt_c_inv_range,
 };
 
-static void mnt_classic_release_while_listed(struct kunit *test)
+static void mnt_test_classic_release_while_listed(struct kunit *test)
 {
 	struct mnt_ctx *ctx = test->priv;
 	struct mnt_classic *at_exit = mnt_new_classic(test, &mnt_probe_ops);
@@ -1106,7 +1215,7 @@ static void mnt_classic_release_while_listed(struct kunit *test)
  * and carried on: every other notifier starts once and, at the caller's
  * end, ends once.
  */
-static void mnt_classic_blockable_refusal(struct kunit *test)
+static void mnt_test_classic_blockable_refusal(struct kunit *test)
 {
 	struct mnt_ctx *ctx = test->priv;
 	struct mmu_notifier_range range = {};
@@ -1140,7 +1249,7 @@ static void mnt_classic_blockable_refusal(struct kunit *test)
 }
 
 /* The range callbacks see is the caller's, flags included. */
-static void mnt_classic_range_flags(struct kunit *test)
+static void mnt_test_classic_range_flags(struct kunit *test)
 {
 	struct mnt_ctx *ctx = test->priv;
 	struct mnt_classic *c = mnt_new_classic(test, &mnt_classic_ops);
@@ -1199,7 +1308,7 @@ static const struct mmu_notifier_ops mnt_get_ops_b = {
 	.free_notifier = mnt_get_free,
 };
 
-static void mnt_get_put(struct kunit *test)
+static void mnt_test_get_put(struct kunit *test)
 {
 	struct mnt_ctx *ctx = test->priv;
 	struct mmu_notifier *a1, *a2, *a3, *b1, *other;
@@ -1258,7 +1367,7 @@ static void mnt_get_put(struct kunit *test)
 }
 
 /* A use count that would overflow is refused, not met with a second one. */
-static void mnt_get_overflow(struct kunit *test)
+static void mnt_test_get_overflow(struct kunit *test)
 {
 	struct mnt_ctx *ctx = test->priv;
 	struct mmu_notifier *a, *b;
@@ -1302,7 +1411,7 @@ static const struct mmu_notifier_ops mnt_put_on_refuse_ops = {
 	.free_notifier = mnt_get_free,
 };
 
-static void mnt_classic_nonblock_unwind_bounded(struct kunit *test)
+static void mnt_test_classic_nonblock_unwind_bounded(struct kunit *test)
 {
 	struct mnt_ctx *ctx = test->priv;
 	struct mmu_notifier_range range = {};
@@ -1341,7 +1450,7 @@ static void mnt_classic_nonblock_unwind_bounded(struct kunit *test)
  * that refused and the classic notifiers are all started, and the end the
  * caller will call has a start to pair with.
  */
-static void mnt_blockable_refusal(struct kunit *test)
+static void mnt_test_blockable_refusal(struct kunit *test)
 {
 	struct mnt_ctx *ctx = test->priv;
 	struct mnt_sub *a = mnt_new_sub(test), *f = mnt_new_sub(test);
@@ -1375,7 +1484,6 @@ static void mnt_blockable_refusal(struct kunit *test)
 	if (!mnt_async_finish(test, wait_b))
 		return;
 	KUNIT_EXPECT_FALSE(test, mnt_read_retry(b, wait_b->seq));
-	kfree(wait_b);
 
 	mmu_notifier_unregister(&c->mn, ctx->mm);
 	mmu_interval_notifier_remove(&a->notifier);
@@ -1388,7 +1496,7 @@ static void mnt_blockable_refusal(struct kunit *test)
  * neither stops the others from being told nor unbalances the mm's count of
  * open invalidations (the console check catches a second close).
  */
-static void mnt_release_refusal(struct kunit *test)
+static void mnt_test_release_refusal(struct kunit *test)
 {
 	struct mnt_sub *r = mnt_new_sub(test), *a = mnt_new_sub(test);
 	struct mm_struct *mm = mm_alloc();
@@ -1447,9 +1555,23 @@ static unsigned long mnt_map_shmem(struct kunit *test, struct file **filep,
  * a driver inserts the first interval of the mm. Either the insert waits
  * for it to end, or the interval must count as invalidated by it: never may
  * a read section that overlapped it be accepted.
+ *
+ * The mm either has no notifier yet, or a classic one: the interval side
+ * is enabled either way.
  */
-static void mnt_first_insert_vs_rmap(struct kunit *test, bool classic_first)
+static const bool mnt_rmap_classic_first[] = { false, true };
+
+static void mnt_rmap_desc(const bool *classic_first, char *desc)
 {
+	strscpy(desc, *classic_first ? "mm with a classic notifier" : "fresh mm",
+		KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(mnt_rmap, mnt_rmap_classic_first, mnt_rmap_desc);
+
+static void mnt_test_first_insert_vs_rmap(struct kunit *test)
+{
+	bool classic_first = *(const bool *)test->param_value;
 	struct mnt_ctx *ctx = test->priv;
 	struct mnt_sub *sub = mnt_new_sub(test);
 	struct mnt_classic *c = NULL;
@@ -1473,7 +1595,7 @@ static void mnt_first_insert_vs_rmap(struct kunit *test, bool classic_first)
 				addr, addr + 4 * PAGE_SIZE);
 	mmu_notifier_invalidate_range_start(&range);
 
-	ins = mnt_async_start(test, mnt_do_insert_addr, sub);
+	ins = mnt_async_new(test, mnt_do_insert_addr, sub);
 	ins->addr = addr;
 	ins->npages = 4;
 	mnt_async_go(test, ins);
@@ -1487,21 +1609,10 @@ static void mnt_first_insert_vs_rmap(struct kunit *test, bool classic_first)
 	KUNIT_ASSERT_EQ(test, ins->ret, 0);
 	KUNIT_EXPECT_TRUE_MSG(test, blocked || mnt_read_retry(sub, ins->seq),
 			      "first insert neither waited for the running invalidation nor saw it");
-	kfree(ins);
 
 	mmu_interval_notifier_remove(&sub->notifier);
 	if (c)
 		mmu_notifier_unregister(&c->mn, ctx->mm);
-}
-
-static void mnt_first_insert_vs_rmap_fresh_mm(struct kunit *test)
-{
-	mnt_first_insert_vs_rmap(test, false);
-}
-
-static void mnt_first_insert_vs_rmap_classic_mm(struct kunit *test)
-{
-	mnt_first_insert_vs_rmap(test, true);
 }
 
 /* ---- stress ----------------------------------------------------------- */
@@ -1769,7 +1880,7 @@ static void mnt_st_take_census(struct kunit *test, struct mnt_stress *st)
 	}
 }
 
-static void mnt_stress(struct kunit *test)
+static void mnt_test_stress(struct kunit *test)
 {
 	struct mnt_ctx *ctx = test->priv;
 	struct mnt_stress *st;
@@ -1868,21 +1979,25 @@ static void mnt_stress(struct kunit *test)
 }
 
 static struct kunit_case mnt_interval_cases[] = {
-	KUNIT_CASE(mnt_seq_basic),
-	KUNIT_CASE(mnt_seq_nonoverlap),
-	KUNIT_CASE(mnt_read_begin_waits),
-	KUNIT_CASE(mnt_nested),
-	KUNIT_CASE(mnt_deferred_insert),
-	KUNIT_CASE(mnt_deferred_remove),
-	KUNIT_CASE(mnt_remove_waits_inflight),
-	KUNIT_CASE(mnt_insert_bad_length),
-	KUNIT_CASE(mnt_insert_locked),
-	KUNIT_CASE(mnt_nonblock_interval),
-	KUNIT_CASE(mnt_nonblock_annotated),
-	KUNIT_CASE(mnt_blockable_refusal),
-	KUNIT_CASE(mnt_release_refusal),
-	KUNIT_CASE(mnt_first_insert_vs_rmap_fresh_mm),
-	KUNIT_CASE(mnt_first_insert_vs_rmap_classic_mm),
+	KUNIT_CASE(mnt_test_seq_collision),
+	KUNIT_CASE(mnt_test_interval_bounds),
+	KUNIT_CASE(mnt_test_seq_new_and_odd),
+	KUNIT_CASE(mnt_test_seq_nonoverlap),
+	KUNIT_CASE(mnt_test_read_begin_waits),
+	KUNIT_CASE(mnt_test_nested_first_ends_first),
+	KUNIT_CASE(mnt_test_nested_last_ends_first),
+	KUNIT_CASE(mnt_test_deferred_insert),
+	KUNIT_CASE(mnt_test_deferred_remove),
+	KUNIT_CASE(mnt_test_deferred_insert_then_remove),
+	KUNIT_CASE(mnt_test_remove_waits_inflight),
+	KUNIT_CASE(mnt_test_insert_bad_length),
+	KUNIT_CASE(mnt_test_insert_locked),
+	KUNIT_CASE(mnt_test_nonblock_start),
+	KUNIT_CASE(mnt_test_nonblock_refused),
+	KUNIT_CASE(mnt_test_nonblock_annotated),
+	KUNIT_CASE(mnt_test_blockable_refusal),
+	KUNIT_CASE(mnt_test_release_refusal),
+	KUNIT_CASE_PARAM(mnt_test_first_insert_vs_rmap, mnt_rmap_gen_params),
 	{}
 };
 
@@ -1894,15 +2009,20 @@ static struct kunit_suite mnt_interval_suite = {
 };
 
 static struct kunit_case mnt_classic_cases[] = {
-	KUNIT_CASE(mnt_classic_hooks),
-	KUNIT_CASE(mnt_classic_release),
-	KUNIT_CASE(mnt_classic_nonblock),
-	KUNIT_CASE(mnt_get_put),
-	KUNIT_CASE(mnt_classic_release_while_listed),
-	KUNIT_CASE(mnt_classic_blockable_refusal),
-	KUNIT_CASE(mnt_classic_range_flags),
-	KUNIT_CASE(mnt_get_overflow),
-	KUNIT_CASE(mnt_classic_nonblock_unwind_bounded),
+	KUNIT_CASE(mnt_test_classic_start_end),
+	KUNIT_CASE(mnt_test_classic_only_end),
+	KUNIT_CASE(mnt_test_classic_invalidate_range),
+	KUNIT_CASE(mnt_test_classic_young),
+	KUNIT_CASE(mnt_test_classic_change_pte),
+	KUNIT_CASE(mnt_test_classic_unregister),
+	KUNIT_CASE(mnt_test_classic_release),
+	KUNIT_CASE(mnt_test_classic_nonblock),
+	KUNIT_CASE(mnt_test_get_put),
+	KUNIT_CASE(mnt_test_classic_release_while_listed),
+	KUNIT_CASE(mnt_test_classic_blockable_refusal),
+	KUNIT_CASE(mnt_test_classic_range_flags),
+	KUNIT_CASE(mnt_test_get_overflow),
+	KUNIT_CASE(mnt_test_classic_nonblock_unwind_bounded),
 	{}
 };
 
@@ -1914,7 +2034,7 @@ static struct kunit_suite mnt_classic_suite = {
 };
 
 static struct kunit_case mnt_stress_cases[] = {
-	KUNIT_CASE(mnt_stress),
+	KUNIT_CASE(mnt_test_stress),
 	{}
 };
 
