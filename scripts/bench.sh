@@ -25,18 +25,18 @@ kernel_src() { case $1 in ours) echo "$SRC" ;; base) echo "$BASE" ;; esac; }
 
 for k in ours base; do
 	obj=$B/obj-$k modroot=$B/modroot-$k mod=$B/mod-$k
-	"$TOP/scripts/kbuild.sh" "$(kernel_src $k)" "$obj" "$modroot" "${FRAGS[@]}"
+	"$TOP/scripts/kernel.sh" "$(kernel_src $k)" "$obj" "$modroot" "${FRAGS[@]}"
 
 	say "building bench/hmm_bench.ko against $k"
 	mkdir -p "$mod"
 	for f in Kbuild hmm_bench.c hmm_bench_uapi.h; do
 		cmp -s "$TOP/bench/$f" "$mod/$f" || cp "$TOP/bench/$f" "$mod/$f"
 	done
-	make -C "$obj" M="$mod" -j"$JOBS" -s modules >"$mod/build.log" 2>&1 ||
+	kmake_for "$(kernel_src $k)" "$obj"
+	"${KMAKE[@]}" M="$mod" -s modules >"$mod/build.log" 2>&1 ||
 		{ cat "$mod/build.log"; die "hmm_bench.ko does not build against $k"; }
 	! grep -E 'warning:|error:' "$mod/build.log" || die "hmm_bench.ko: compiler warnings ($k)"
-	make -C "$obj" M="$mod" -s INSTALL_MOD_PATH="$modroot" INSTALL_MOD_STRIP=1 \
-		modules_install >/dev/null
+	"${KMAKE[@]}" M="$mod" -s INSTALL_MOD_PATH="$modroot" INSTALL_MOD_STRIP=1 modules_install >/dev/null
 	depmod -b "$modroot" "$(cat "$obj/include/config/kernel.release")"
 
 	HMM_MODROOT=$modroot HMM_PROGS=$B/progs HMM_INITRD=$B/initramfs-$k.cpio.gz \

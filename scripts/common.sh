@@ -12,7 +12,6 @@ OBJ=$BUILD/obj
 LOGS=$BUILD/logs
 TARBALL=${HMM_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
 JOBS=${JOBS:-$(nproc)}
-KMAKE=(make -C "$SRC" O="$OBJ" ARCH=x86_64 -j"$JOBS")
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -30,6 +29,31 @@ take_lock() {
 	export HMM_LOCKED=1
 }
 
+# arch_info ARCH: for one of the architectures we build (x86_64 arm64
+# ppc64le riscv64), the kernel's ARCH, its defconfig target, CROSS_COMPILE
+# and the Debian package of that cross compiler ('-' for none)
+arch_info() {
+	case $1 in
+	x86_64) echo "x86_64 x86_64_defconfig - -" ;;
+	arm64) echo "arm64 defconfig aarch64-linux-gnu- gcc-aarch64-linux-gnu" ;;
+	ppc64le) echo "powerpc ppc64le_defconfig powerpc64le-linux-gnu- gcc-powerpc64le-linux-gnu" ;;
+	riscv64) echo "riscv defconfig riscv64-linux-gnu- gcc-riscv64-linux-gnu" ;;
+	*) die "unknown arch '$1' (x86_64 arm64 ppc64le riscv64)" ;;
+	esac
+}
+
+# kmake_for SRCDIR OBJDIR [ARCH]: point KMAKE, the kernel's make command
+# line, at another tree, object directory or architecture (default x86_64).
+# KMAKE starts out as our tree and the test kernel's objects, build/obj.
+kmake_for() {
+	local info karch cross
+	info=$(arch_info "${3:-x86_64}")
+	read -r karch _ cross _ <<<"$info"
+	KMAKE=(make -C "$1" O="$2" ARCH="$karch" -j"$JOBS")
+	[ "$cross" = - ] || KMAKE+=(CROSS_COMPILE="$cross")
+}
+kmake_for "$SRC" "$OBJ"
+
 base_version() {
 	awk '/^VERSION =/ {v=$3} /^PATCHLEVEL =/ {p=$3} /^SUBLEVEL =/ {s=$3}
 	     END {print v "." p "." s}' "$1/Makefile"
@@ -39,49 +63,4 @@ base_version() {
 overlay_files() {
 	[ -d "$TOP/linux" ] || return 0
 	(cd "$TOP/linux" && find . -type f ! -name '*~' | sed 's|^\./||' | sort)
-}
-
-# config_stamp SRCDIR FILE...: a hash of FILE... and of every Kconfig file
-# of SRCDIR, which is all a generated config depends on.
-config_stamp() {
-	local ksrc=$1
-	shift
-	(cat "$@" && cd "$ksrc" && find . -name 'Kconfig*' -type f | sort | xargs cat) |
-		sha256sum | cut -d' ' -f1
-}
-
-# check_config CONFIG FRAGMENT...: check a config made from FRAGMENT...
-# after olddefconfig. The effective request per symbol is its last line
-# across the fragments, `CONFIG_X=v` or `# CONFIG_X is not set`; each one
-# CONFIG does not match is printed, and the return is 1 if there was any.
-check_config() {
-	local cfg=$1 line sym got bad=0
-	shift
-	local -A want=()
-	local order=()
-	while IFS= read -r line; do
-		case "$line" in
-		CONFIG_*=*) sym=${line%%=*} ;;
-		"# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *} ;;
-		*) continue ;;
-		esac
-		[ -n "${want[$sym]+x}" ] || order+=("$sym")
-		want[$sym]=$line
-	done < <(cat "$@")
-
-	for sym in "${order[@]}"; do
-		line=${want[$sym]}
-		case "$line" in
-		CONFIG_*=*)
-			got=$(grep -E "^$sym=|^# $sym is not set" "$cfg" || true)
-			[ "$got" = "$line" ] || { echo "config: asked for '$line', got '${got:-nothing}'" >&2; bad=1; }
-			;;
-		*)
-			if grep -q "^$sym=" "$cfg"; then
-				echo "config: asked for '$line', got '$(grep "^$sym=" "$cfg")'" >&2; bad=1
-			fi
-			;;
-		esac
-	done
-	return $bad
 }

@@ -4,8 +4,8 @@
 # arm64, ppc64le and riscv64:
 #   scripts/compat.sh            every arch in HMM_COMPAT_ARCHES (all four)
 #   scripts/compat.sh ARCH       one arch
-# Each arch has a defconfig-based build in build/compat/ARCH made with
-# configs/compat-ARCH.config, every request checked after olddefconfig.
+# Each arch has a defconfig-based build in build/compat/ARCH configured by
+# scripts/kconfig.sh from its defconfig and configs/compat-ARCH.config.
 # Only `prepare` and the listed objects are built. Our own objects are
 # compiled with -Werror -Wvla; a caller fails when it does not build or
 # when one of its warnings involves our headers. Not part of `make test`.
@@ -14,23 +14,12 @@ take_lock
 
 read -ra ARCHES <<<"${HMM_COMPAT_ARCHES:-x86_64 arm64 ppc64le riscv64}"
 
-# arch_info ARCH: kernel ARCH, defconfig target, CROSS_COMPILE, Debian
-# package of the cross compiler
-arch_info() {
-	case $1 in
-	x86_64) echo "x86_64 x86_64_defconfig - -" ;;
-	arm64) echo "arm64 defconfig aarch64-linux-gnu- gcc-aarch64-linux-gnu" ;;
-	ppc64le) echo "powerpc ppc64le_defconfig powerpc64le-linux-gnu- gcc-powerpc64le-linux-gnu" ;;
-	riscv64) echo "riscv defconfig riscv64-linux-gnu- gcc-riscv64-linux-gnu" ;;
-	*) die "unknown compat arch '$1' (x86_64 arm64 ppc64le riscv64)" ;;
-	esac
-}
-
 if [ $# = 0 ]; then
 	pkgs=()
 	for a in "${ARCHES[@]}"; do
 		info=$(arch_info "$a")
-		[ "${info##* }" = - ] || pkgs+=("${info##* }")
+		read -r _ _ _ pkg <<<"$info"
+		[ "$pkg" = - ] || pkgs+=("$pkg")
 	done
 	HMM_EXTRA_PKGS="${HMM_EXTRA_PKGS:-} ${pkgs[*]}" "$TOP/scripts/base.sh" >/dev/null
 	fail=0 summary=()
@@ -48,35 +37,19 @@ fi
 
 arch=$1
 info=$(arch_info "$arch")
-read -r karch defconfig cross _ <<<"$info"
-[ "$cross" = - ] && cross=
+read -r _ defconfig _ <<<"$info"
 COBJ=$BUILD/compat/$arch
-FRAG=$TOP/configs/compat-$arch.config
-kmake=(make -s -C "$SRC" O="$COBJ" ARCH="$karch" CROSS_COMPILE="$cross" -j"$JOBS")
+echo "== $arch ($defconfig + configs/compat-$arch.config, build/compat/$arch)"
+"$TOP/scripts/kconfig.sh" "$SRC" "$COBJ" "$arch" "$defconfig" "$TOP/configs/compat-$arch.config"
+kmake_for "$SRC" "$COBJ" "$arch"
+KMAKE+=(-s)
 # -Werror -Wvla on our objects only: the kernel's own warnings elsewhere
 # are not ours to fix. Passed on every make call, so a command line never
 # changes between runs and nothing is rebuilt for it.
 for o in mmu_notifier hmm memremap test_hmm mmu_notifier_kunit hmm_kunit memremap_kunit; do
-	kmake+=("CFLAGS_$o.o=-Werror -Wvla")
+	KMAKE+=("CFLAGS_$o.o=-Werror -Wvla")
 done
-echo "== $arch ($defconfig + configs/compat-$arch.config, build/compat/$arch)"
-
 mkdir -p "$COBJ/logs"
-# The defconfig targets are made from the files of arch/*/configs/ (some
-# from several of them): the config is regenerated when one changes.
-mapfile -t defconfigs < <(find "$SRC/arch/${karch/x86_64/x86}/configs" -maxdepth 1 -type f | sort)
-[ ${#defconfigs[@]} -gt 0 ] || die "$arch: no defconfig files"
-stamp=$(config_stamp "$SRC" "$FRAG" "${defconfigs[@]}")
-if [ "$(cat "$COBJ/.hmm-config-stamp" 2>/dev/null)" != "$stamp" ]; then
-	say "configuring $COBJ"
-	{ "${kmake[@]}" "$defconfig" &&
-	  "$SRC/scripts/kconfig/merge_config.sh" -m -O "$COBJ" "$COBJ/.config" "$FRAG" &&
-	  "${kmake[@]}" olddefconfig; } >"$COBJ/logs/config.log" 2>&1 ||
-		{ cat "$COBJ/logs/config.log"; die "$arch: configuring failed"; }
-	check_config "$COBJ/.config" "$FRAG" ||
-		die "$arch: Kconfig dropped or changed requested options (see above)"
-	echo "$stamp" >"$COBJ/.hmm-config-stamp"
-fi
 
 # Callers, by the API they use (a target may serve several). amdkfd is
 # built from amdgpu's Makefile, hence its paths.
@@ -121,12 +94,12 @@ riscv64)
 esac
 
 t0=$(date +%s)
-"${kmake[@]}" prepare >"$COBJ/logs/prepare.log" 2>&1 ||
+"${KMAKE[@]}" prepare >"$COBJ/logs/prepare.log" 2>&1 ||
 	{ cat "$COBJ/logs/prepare.log"; die "$arch: make prepare failed"; }
 fail=0
 for t in "${targets[@]}"; do
 	log=$COBJ/logs/$(echo "$t" | tr '/.' '__').log note=
-	if ! "${kmake[@]}" "$t" >"$log" 2>&1 ||
+	if ! "${KMAKE[@]}" "$t" >"$log" 2>&1 ||
 	   grep -qE 'include/linux/(mmu_notifier|hmm|memremap)\.h' "$log"; then
 		printf '  FAIL  %s\n' "$t"
 		sed 's/^/        /' "$log" | head -40
