@@ -10,11 +10,24 @@
 #   make bench    HMM performance, ours against the base kernel's (not in test)
 #   make base | tree | kernel | progs | initramfs   the individual steps
 #   make clean    remove build/ (keeps nothing)
+#
+# The order of the steps lives here and only here: each script does one
+# step and expects the ones it depends on to be done.
 
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all base tree kernel progs initramfs test run shell check series compat bench clean
+.PHONY: all base tree kernel progs initramfs test run shell check \
+	series compat bench bench-ours bench-base clean locked
+
+ifndef HMM_LOCKED
+# Everything runs under build/.lock, taken once for the whole run: the
+# goals are made by a second make inside it (scripts/locked.sh).
+GOALS := $(or $(MAKECMDGOALS),all)
+$(GOALS): locked ; @:
+locked:
+	@$(S)/locked.sh $(MAKE) --no-print-directory $(GOALS)
+else
 
 all: kernel
 
@@ -33,7 +46,7 @@ progs: tree
 initramfs: kernel progs
 	@vm/mkinitramfs.sh
 
-test:
+test: initramfs
 	@$(S)/test.sh
 
 run: initramfs
@@ -42,7 +55,7 @@ run: initramfs
 shell: initramfs
 	@vm/boot.sh shell
 
-check: tree
+check: kernel
 	@$(S)/check.sh
 
 series: tree
@@ -51,8 +64,16 @@ series: tree
 compat: tree
 	@$(S)/compat.sh
 
-bench:
+bench-ours: tree
+	@$(S)/bench-kernel.sh ours
+
+bench-base: base
+	@$(S)/bench-kernel.sh base
+
+bench: bench-ours bench-base
 	@$(S)/bench.sh
 
 clean:
 	rm -rf build
+
+endif

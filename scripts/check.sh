@@ -6,7 +6,6 @@ take_lock
 
 mapfile -t files < <(overlay_files)
 [ ${#files[@]} -gt 0 ] || { echo "check: nothing under linux/"; exit 0; }
-[ -f "$OBJ/.config" ] || "$TOP/scripts/kernel.sh"
 fail=0
 out=$BUILD/check
 mkdir -p "$out"

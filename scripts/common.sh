@@ -17,7 +17,9 @@ say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Serialise everything that touches build/: two `make` runs sharing one
-# work tree would corrupt each other's overlay and objects.
+# work tree would corrupt each other's overlay and objects. `make` takes
+# the lock once for its whole run (scripts/locked.sh); a script started by
+# hand takes it itself, and inside a run this does nothing.
 take_lock() {
 	[ -n "${HMM_LOCKED:-}" ] && return 0
 	mkdir -p "$BUILD"
@@ -53,6 +55,20 @@ kmake_for() {
 	[ "$cross" = - ] || KMAKE+=(CROSS_COMPILE="$cross")
 }
 kmake_for "$SRC" "$OBJ"
+
+# need_packages PKG...: install the Debian packages that are missing
+need_packages() {
+	local p st missing=()
+	for p in "$@"; do
+		st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+		[ "$st" = installed ] || missing+=("$p")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
+	say "installing: ${missing[*]}"
+	[ "$(id -u)" = 0 ] || die "need root to install packages"
+	DEBIAN_FRONTEND=noninteractive apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
 
 base_version() {
 	awk '/^VERSION =/ {v=$3} /^PATCHLEVEL =/ {p=$3} /^SUBLEVEL =/ {s=$3}

@@ -21,7 +21,7 @@ if [ $# = 0 ]; then
 		read -r _ _ _ pkg <<<"$info"
 		[ "$pkg" = - ] || pkgs+=("$pkg")
 	done
-	HMM_EXTRA_PKGS="${HMM_EXTRA_PKGS:-} ${pkgs[*]}" "$TOP/scripts/base.sh" >/dev/null
+	need_packages "${pkgs[@]}"
 	fail=0 summary=()
 	for a in "${ARCHES[@]}"; do
 		t0=$(date +%s) res=ok
