@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'vm'))
-from verdict import console_suite, guest_suite  # noqa: E402
+from verdict import console_suite, guest_suite, machine  # noqa: E402
 
 SIZES = [4 << 20, 64 << 20, 1 << 30]
 ROWS = [
@@ -153,6 +153,7 @@ def main():
             if not any(l.startswith('HMM-BENCH-DONE') for l in lines):
                 bad.append(f'{tag}: the benchmark program did not finish')
     ours, base = medians(raw['ours']), medians(raw['base'])
+    m = machine()
     reps = min([r[2] for r in list(ours.values()) + list(base.values())] or [0])
     boots = len(a.ours)
 
@@ -160,7 +161,8 @@ def main():
           f'Median of {reps} repetitions ({boots} boot{"s" if boots != 1 else ""} per kernel, alternating,',
           'each after a warm-up), timed in the guest kernel with ktime around the',
           'operation only (row 5 excepted), same module and config in both kernels.',
-          'QEMU TCG, 2 vCPUs, 4 GiB (512 MiB reserved). base/ours above 1 means ours',
+          f'QEMU TCG, {m["MACHINE_CPUS"]} vCPUs, {m["MACHINE_MEM_GIB"]} GiB '
+          f'({m["MACHINE_SPM_MIB"]} MiB reserved). base/ours above 1 means ours',
           'is faster. "ours / ref" and "base / ref" are the time per page divided',
           "by that kernel's reference memory pass at the same size.",
           'Under QEMU TCG only the ratios mean something, not the absolute times.', '',

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Boot the built kernel and initramfs under QEMU TCG and run one guest job.
+# Boot a kernel and initramfs on the guest machine (vm/machine.sh) under
+# QEMU TCG and run one guest job.
 #   vm/boot.sh JOB        JOB is test, run, shell or bench (vm/jobs/JOB.sh)
 # The whole console is kept in build/logs/NAME-<time>.log (build/logs/NAME.log
 # points at the latest); NAME is HMM_LOGNAME, by default JOB. HMM_KERNEL
-# and HMM_INITRD boot another kernel and initramfs than build/'s. QEMU runs with -no-reboot, so the guest's final
-# `reboot -f` ends it; a watchdog kills a guest that hangs.
+# and HMM_INITRD boot another kernel and initramfs than build/'s;
+# HMM_APPEND adds kernel parameters. QEMU runs with -no-reboot, so the
+# guest's final `reboot -f` ends it; a watchdog (HMM_VM_TIMEOUT seconds)
+# kills a guest that hangs and says so in the log (HMM-WATCHDOG).
 . "$(dirname "$0")/../scripts/common.sh"
+. "$TOP/vm/machine.sh"
 
 job=${1:?usage: vm/boot.sh test|run|shell|bench}
 name=${HMM_LOGNAME:-$job}
@@ -14,19 +18,13 @@ kernel=${HMM_KERNEL:-$OBJ/arch/x86/boot/bzImage}
 initrd=${HMM_INITRD:-$BUILD/initramfs.cpio.gz}
 [ -f "$kernel" ] && [ -f "$initrd" ] || die "build first: no $kernel or $initrd"
 
+# The KUnit suites are built in; only `make test` runs them.
 kunit=0
 [ "$job" = test ] && kunit=1
-# 512 MiB of RAM at 4 GiB is hidden from the page allocator and handed to
-# test_hmm (spm_addr_dev0/1) as device-coherent memory for devices 2 and 3.
-append="console=ttyS0 panic=-1 rdinit=/init hmmjob=$job kunit.enable=$kunit"
-# Under TCG on a loaded host the IO-APIC timer check can miss its window
-# and panic the boot ("IO-APIC + timer doesn't work").
-append+=" no_timer_check"
-append+=' memmap=512M$0x100000000'
-append+=" ${HMM_APPEND:-}"
-
-qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 4G -nographic
-      -net none -no-reboot -kernel "$kernel" -initrd "$initrd" -append "$append")
+read -rd '' -a params <<<"$MACHINE_KERNEL_PARAMS" || true
+read -rd '' -a machine <<<"$MACHINE_QEMU" || true
+append="${params[*]} hmmjob=$job kunit.enable=$kunit${HMM_APPEND:+ $HMM_APPEND}"
+qemu=(qemu-system-x86_64 "${machine[@]}" -kernel "$kernel" -initrd "$initrd" -append "$append")
 
 mkdir -p "$LOGS"
 log=$LOGS/$name-$(date +%Y%m%d-%H%M%S).log
@@ -41,7 +39,7 @@ fi
 # What the terminal shows while the guest runs; the log keeps everything.
 # test: the result lines; run: what the job prints, without the kernel's
 # boot chatter. Kernel splats are always shown.
-splat='BUG:|WARNING:|Oops|Kernel panic|Call Trace'
+splat=$(grep . <<<"$MACHINE_SPLATS" | paste -sd'|')
 case "$job" in
 test) show() { awk -v splat="$splat" '/^HMM-SELFTESTS-BEGIN/ {copy=1} /^HMM-SELFTESTS-END/ {copy=0; next}
 		!copy && (/^(\[ *[0-9.]+\] *)?(not )?ok [0-9]/ || /^HMM-/ || $0 ~ splat) {print; fflush()}'; } ;;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build build/initramfs.cpio.gz: busybox, the kernel's modules, the test
-# programs and the guest jobs. Another kernel's initramfs (make bench) names
-# its own pieces:
+# programs, the guest jobs and the machine's description (/machine.sh).
+# Another kernel's initramfs (make bench) names its own pieces:
 #   HMM_MODROOT   installed modules (default build/modroot)
 #   HMM_PROGS     directory of guest programs (default build/progs)
 #   HMM_INITRD    the archive to write (default build/initramfs.cpio.gz)
@@ -16,6 +16,7 @@ rm -rf "$ROOT"
 mkdir -p "$ROOT"/{bin,sbin,lib,jobs,proc,sys,dev,tmp,mnt}
 cp /bin/busybox "$ROOT/bin/busybox"
 cp "$TOP/vm/init" "$ROOT/init"
+cp "$TOP/vm/machine.sh" "$ROOT/machine.sh"
 cp "$TOP"/vm/jobs/*.sh "$ROOT/jobs/"
 cp -a "$MODROOT/lib/modules" "$ROOT/lib/"
 cp "$PROGS"/* "$ROOT/bin/"

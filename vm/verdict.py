@@ -3,11 +3,11 @@
 
 Reads the guest console, parses the KUnit KTAP (with the base tree's
 tools/testing/kunit/kunit.py parse) and the selftests' TAP, scans the kernel's
-own messages for splats, prints a table per suite and ends with the line
-'N passed, N failed[, N skipped]'. Exit status 1 on any failure: a failed or
-errored case, a skip not on the expected-skip list, an incomplete run, or a
-BUG/WARNING/Oops/Call Trace/lockdep/KASAN report in the console (but for a
-WARNING a test announced with HMM-EXPECT-WARN-BEGIN, see console_suite).
+own messages for splats (the list in vm/machine.sh), prints a table per
+suite and ends with the line 'N passed, N failed[, N skipped]'. Exit status
+1 on any failure: a failed or errored case, a skip not on the expected-skip
+list, an incomplete run, or a splat in the console (but for a WARNING a
+test announced with HMM-EXPECT-WARN-BEGIN, see console_suite).
 """
 import argparse
 import json
@@ -17,13 +17,8 @@ import subprocess
 import sys
 import tempfile
 
+MACHINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'machine.sh')
 KMSG = re.compile(r'^\[ *\d+\.\d+\] ')
-SPLAT = re.compile(r'BUG:|WARNING:|Oops|Call Trace:|kernel BUG at|KASAN|'
-                   r'possible circular locking|possible recursive locking|'
-                   r'inconsistent lock state|suspicious RCU usage|'
-                   r'DEBUG_LOCKS_WARN_ON|INFO: lockdep|Kernel panic|'
-                   r'general protection fault|unable to handle page fault|'
-                   r'lock held when returning to user space|hung_task')
 TAP = re.compile(r'^(not )?ok (\d+)\s*(.*)$')
 DIRECTIVE = re.compile(r'^(?:(\S+)\s+)?#\s*(SKIP|XFAIL)\b\s*(.*)$')
 # kselftest_harness.h prints '#   OK  fixture.variant.test' before each
@@ -39,6 +34,21 @@ class Suite:
 
     def add(self, case, status, note=''):
         self.cases.append((case, status, note))
+
+
+def machine(path=MACHINE):
+    """The MACHINE_* variables of the guest machine's description, as sh
+    sees them once it has sourced the file."""
+    env = subprocess.run(['sh', '-c', 'set -a && . "$0" && env -0', path],
+                         env={'PATH': os.environ.get('PATH', '/usr/bin:/bin')},
+                         check=True, capture_output=True, text=True).stdout
+    return dict(v.split('=', 1) for v in env.split('\0')
+                if v.startswith('MACHINE_'))
+
+
+def splat_pattern(desc):
+    """One regular expression for the splat list (one per line)."""
+    return re.compile('|'.join(l for l in desc['MACHINE_SPLATS'].splitlines() if l))
 
 
 def load_expected_skips(path):
@@ -166,7 +176,9 @@ WARN_AT = re.compile(r'WARNING: .* at \S+ ([\w.]+)\+0x')
 END_TRACE = '---[ end trace'
 
 
-def console_suite(lines):
+def console_suite(lines, desc=None):
+    """Splats among the kernel's own messages; desc is machine()'s result."""
+    splat = splat_pattern(desc or machine())
     s = Suite('console')
     hits = []
     expected = 0
@@ -193,7 +205,7 @@ def console_suite(lines):
                 continue
             if in_report and 'Call Trace:' in l:
                 continue
-        if SPLAT.search(l):
+        if splat.search(l):
             hits.append(l)
     for h in hits[:20]:
         s.add('splat', 'FAIL', h.strip())

@@ -1,0 +1,86 @@
+# shellcheck shell=sh disable=SC2034
+# The guest machine, described once: what QEMU emulates, what the kernel
+# is told about it, what the test driver is given, and which kernel
+# messages count as a splat. `make test`, `make run`, `make shell` and
+# `make bench` all boot this machine. Read by
+#
+#   vm/boot.sh       (host, bash) QEMU's command line and the kernel's
+#   vm/jobs/*.sh     (guest, busybox sh: this file is /machine.sh in the
+#                    initramfs) test_hmm's parameters, the devices to expect
+#   vm/verdict.py    the splat list (it sources this file with sh, see
+#                    machine()); bench/report.py the machine's size
+#
+# Plain POSIX sh, variables only. A list holds one item per line, so a QEMU
+# device, a kernel parameter or a splat is a one-line addition. A value
+# that follows from another (memmap=, spm_addr_dev*) is computed from it
+# here, never written out twice.
+
+# --- processors and memory
+MACHINE_CPUS=2
+MACHINE_MEM_GIB=4
+
+# --- memory hidden from the page allocator
+# Device-coherent memory needs RAM the page allocator does not own. With
+# 3.5 GiB of RAM or more, QEMU's pc machine keeps 3 GiB below 4 GiB and
+# maps the rest at 4 GiB; the kernel parameter memmap=SIZE$ADDR reserves
+# the first 512 MiB there.
+MACHINE_SPM_ADDR=0x100000000
+MACHINE_SPM_MIB=512
+
+# --- QEMU, one group of arguments per line (no argument holds a space).
+# boot.sh adds -kernel, -initrd and -append.
+MACHINE_QEMU="
+-accel tcg -cpu max
+-smp $MACHINE_CPUS -m ${MACHINE_MEM_GIB}G
+-nographic
+-net none
+-no-reboot
+"
+
+# --- kernel command line, one parameter per line. boot.sh adds the job's
+# (hmmjob=, kunit.enable=) and HMM_APPEND. no_timer_check: under TCG on a
+# loaded host the IO-APIC timer check can miss its window and panic the
+# boot ("IO-APIC + timer doesn't work").
+MACHINE_KERNEL_PARAMS="
+console=ttyS0
+panic=-1
+rdinit=/init
+no_timer_check
+memmap=${MACHINE_SPM_MIB}M\$$MACHINE_SPM_ADDR
+"
+
+# --- the test driver. Devices 0 and 1 are device-private (their memory
+# is free physical address space test_hmm finds itself); devices 2 and 3
+# are device-coherent, each on 256 MiB (the driver's chunk size) of the
+# reserved range, given by spm_addr_dev0 and spm_addr_dev1.
+MACHINE_TEST_HMM="spm_addr_dev0=$MACHINE_SPM_ADDR spm_addr_dev1=$(
+	printf 0x%x $((MACHINE_SPM_ADDR + (256 << 20))))"
+# what the guest checks for once test_hmm is loaded (HMM-CHECK coherent_devices)
+MACHINE_COHERENT_DEVICES="
+/dev/hmm_dmirror2
+/dev/hmm_dmirror3
+"
+
+# --- kernel splats: a kernel message matching one of these fails the run
+# (vm/verdict.py; vm/boot.sh also shows them while the guest runs). One
+# extended regular expression per line, within what both awk and Python's
+# re read alike: literal text, '.', '[...]', '*', '+', '?'.
+MACHINE_SPLATS='
+BUG:
+WARNING:
+Oops
+Call Trace:
+kernel BUG at
+KASAN
+possible circular locking
+possible recursive locking
+inconsistent lock state
+suspicious RCU usage
+DEBUG_LOCKS_WARN_ON
+INFO: lockdep
+Kernel panic
+general protection fault
+unable to handle page fault
+lock held when returning to user space
+hung_task
+'
