@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'vm'))
-from verdict import console_suite, guest_suite, machine  # noqa: E402
+from verdict import console_suite, guest_suite, machine, read_console  # noqa: E402
 
 SIZES = [4 << 20, 64 << 20, 1 << 30]
 ROWS = [
@@ -43,11 +43,12 @@ def human(size, key):
     return f'{size >> 20} MiB'
 
 
-def parse(path, res):
+def parse(lines, res):
     """Adds the repetitions of one console to res {(row, size): (unit, values)};
-    returns the failure lines and the console's lines."""
-    lines = open(path, errors='replace').read().splitlines()
+    returns the console's problems: benchmark failures and notes, a program
+    that did not finish or whose count of failures disagrees with them."""
     fails = []
+    done = None
     for line in lines:
         f = line.split()
         if not f:
@@ -57,7 +58,24 @@ def parse(path, res):
             res.setdefault((f[1], int(f[2])), (f[3], []))[1].extend(float(v) for v in f[5:])
         elif f[0] in ('HMM-BENCH-FAIL', 'HMM-BENCH-NOTE'):
             fails.append(line)
-    return fails, lines
+        elif f[0] == 'HMM-BENCH-DONE':
+            done = line
+    if done is None:
+        fails.append('the benchmark program did not finish')
+    elif done != f'HMM-BENCH-DONE failures={sum(l.startswith("HMM-BENCH-FAIL") for l in fails)}':
+        fails.append(f'{done}, but the console shows other HMM-BENCH-FAIL lines')
+    return fails
+
+
+def problems(name, path, res):
+    """Parses one console into res; returns its problems, the benchmark's
+    and the guest's (checks, job, watchdog, splats), each tagged with it."""
+    lines = read_console(path)
+    tag = f'{name} ({os.path.basename(path)})'
+    bad = parse(lines, res)
+    for s in (guest_suite(lines), console_suite(lines)):
+        bad += [f'{c} {n}'.strip() for c, st, n in s.cases if st != 'PASS']
+    return [f'{tag}: {b}' for b in bad]
 
 
 def medians(res):
@@ -145,13 +163,7 @@ def main():
     bad = []
     for name, logs in (('ours', a.ours), ('base', a.base)):
         for log in logs:
-            fails, lines = parse(log, raw[name])
-            tag = f'{name} ({os.path.basename(log)})'
-            bad += [f'{tag}: {f}' for f in fails]
-            for s in (guest_suite(lines), console_suite(lines)):
-                bad += [f'{tag}: {c} {n}' for c, st, n in s.cases if st != 'PASS']
-            if not any(l.startswith('HMM-BENCH-DONE') for l in lines):
-                bad.append(f'{tag}: the benchmark program did not finish')
+            bad += problems(name, log, raw[name])
     ours, base = medians(raw['ours']), medians(raw['base'])
     m = machine()
     reps = min([r[2] for r in list(ours.values()) + list(base.values())] or [0])

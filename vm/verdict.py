@@ -6,8 +6,12 @@ tools/testing/kunit/kunit.py parse) and the selftests' TAP, scans the kernel's
 own messages for splats (the list in vm/machine.sh), prints a table per
 suite and ends with the line 'N passed, N failed[, N skipped]'. Exit status
 1 on any failure: a failed or errored case, a skip not on the expected-skip
-list, an incomplete run, or a splat in the console (but for a WARNING a
-test announced with HMM-EXPECT-WARN-BEGIN, see console_suite).
+list, a run that did not finish or whose job failed, or a splat in the
+console (but for a WARNING a test announced with HMM-EXPECT-WARN-BEGIN, see
+console_suite).
+
+The HMM-* lines it reads, who writes them and what they mean: vm/README.md,
+"The guest/host protocol".
 """
 import argparse
 import json
@@ -51,10 +55,16 @@ def splat_pattern(desc):
     return re.compile('|'.join(l for l in desc['MACHINE_SPLATS'].splitlines() if l))
 
 
+def read_console(path):
+    """A console log's lines, without line ends (QEMU's serial has \\r\\n)."""
+    with open(path, errors='replace') as f:
+        return [l.rstrip('\r\n') for l in f]
+
+
 def load_expected_skips(path):
     skips = {}
     if os.path.exists(path):
-        for line in open(path):
+        for line in read_console(path):
             line = line.split('#', 1)
             name = line[0].strip()
             if name:
@@ -152,16 +162,25 @@ def selftest_suites(lines):
     return result
 
 
+JOB_END = re.compile(r'^HMM-JOB-END (\S+) rc=(\d+)$')
+
+
 def guest_suite(lines):
+    """The guest's own checks, its job's end and the host's watchdog."""
     s = Suite('guest')
+    end = None
     for l in lines:
         if l.startswith('HMM-CHECK '):
             _, res, name = l.split(None, 2)
             s.add(name, 'PASS' if res == 'ok' else 'FAIL')
         elif l.startswith('HMM-WATCHDOG'):
             s.add('watchdog', 'FAIL', l)
-    if not any(l.startswith('HMM-JOB-END') for l in lines):
+        elif l.startswith('HMM-JOB-END'):
+            end = JOB_END.match(l)
+    if end is None:
         s.add('job completed', 'FAIL', 'the guest never reached the end of its job')
+    elif end.group(2) != '0':
+        s.add('job completed', 'FAIL', f'job {end.group(1)} exited with rc={end.group(2)}')
     else:
         s.add('job completed', 'PASS')
     return s
@@ -225,7 +244,7 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), 'expected-skips'))
     a = ap.parse_args()
 
-    lines = [l.rstrip('\r\n') for l in open(a.log, errors='replace')]
+    lines = read_console(a.log)
     try:
         job = next(i for i, l in enumerate(lines) if l.startswith('HMM-JOB-BEGIN'))
     except StopIteration:

@@ -5,10 +5,16 @@
 DMEM_MIB=1024
 memfree() { awk '/^MemFree:/ {print $2}' /proc/meminfo; }
 
+# its 1 GiB of backing pages came back (64 MiB of slack for everything else)
+memory_returned() {
+	after=$(memfree)
+	echo "MemFree: ${before} kB before the benchmarks, ${after} kB after"
+	test "$after" -ge $((before - 65536))
+}
+
 before=$(memfree)
 check load_hmm_bench modprobe hmm_bench dmem_mib=$DMEM_MIB
-/bin/hmm-bench $DMEM_MIB
-echo "HMM-BENCH-RC $?"
+check run_benchmarks /bin/hmm-bench $DMEM_MIB
 check unload_hmm_bench rmmod hmm_bench
 
 check load_hmm_bench_small modprobe hmm_bench dmem_mib=64
@@ -16,7 +22,4 @@ check load_hmm_bench_small modprobe hmm_bench dmem_mib=64
 check evict_on_unload /bin/hmm-bench --evict-check
 check module_gone sh -c '! grep -q hmm_bench /proc/modules'
 check iomem_released sh -c '! grep -q hmm_bench /proc/iomem'
-# its 1 GiB of backing pages came back (64 MiB of slack for everything else)
-after=$(memfree)
-echo "HMM-BENCH-MEMFREE before=${before}kB after=${after}kB"
-check memory_returned test "$after" -ge $((before - 65536))
+check memory_returned memory_returned
