@@ -8,6 +8,7 @@
 #   make compat   build every in-tree caller of the HMM core against our tree,
 #                 for x86_64, arm64, ppc64le and riscv64
 #   make bench    HMM performance, ours against the base kernel's (not in test)
+#   make verdict-test   the tests of the console verdict (part of make test)
 #   make base | tree | kernel | progs | initramfs   the individual steps
 #   make clean    remove build/ (keeps nothing)
 #
@@ -17,7 +18,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all base tree kernel progs initramfs test run shell check \
+.PHONY: all base tree kernel progs initramfs verdict-test test run shell check \
 	series compat bench bench-ours bench-base clean locked
 
 ifndef HMM_LOCKED
@@ -46,7 +47,10 @@ progs: tree
 initramfs: kernel progs
 	@vm/mkinitramfs.sh
 
-test: initramfs
+verdict-test: base
+	@$(S)/verdict-test.sh
+
+test: verdict-test initramfs
 	@$(S)/test.sh
 
 run: initramfs

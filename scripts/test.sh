@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test, once the Makefile has built the kernel, the test programs and
-# the initramfs: boot once, run every test, print one verdict.
+# the initramfs and run the verdict's own tests: boot once, run every test,
+# print one verdict.
 . "$(dirname "$0")/common.sh"
 take_lock
 booted=$(date +%s)

@@ -2,16 +2,16 @@
 """Judge one `make test` console log.
 
 Reads the guest console, parses the KUnit KTAP (with the base tree's
-tools/testing/kunit/kunit.py parse) and the selftests' TAP, scans the kernel's
-own messages for splats (the list in vm/machine.sh), prints a table per
-suite and ends with the line 'N passed, N failed[, N skipped]'. Exit status
-1 on any failure: a failed or errored case, a skip not on the expected-skip
-list, a run that did not finish or whose job failed, or a splat in the
-console (but for a WARNING a test announced with HMM-EXPECT-WARN-BEGIN, see
-console_suite).
+tools/testing/kunit/kunit.py parse) and the selftests' TAP, reads the
+guest's own result lines, scans the kernel's own messages for splats (the
+list in vm/machine.sh), prints a table per suite and ends with the line
+'N passed, N failed[, N skipped]'. Exit status 1 on any failure: a failed or
+errored case, a skip not on the expected-skip list, a run that did not
+finish or whose job failed, or a splat in the console (but for a WARNING a
+test announced with HMM-EXPECT-WARN-BEGIN, see console_suite).
 
 The HMM-* lines it reads, who writes them and what they mean: vm/README.md,
-"The guest/host protocol".
+"The guest/host protocol". Its tests: vm/tests/verdict_test.py.
 """
 import argparse
 import json
@@ -75,7 +75,9 @@ def load_expected_skips(path):
 def kunit_suites(lines, src, workdir):
     """KTAP printed before the guest's init started, parsed by kunit.py."""
     if not any('KTAP version' in l or 'TAP version' in l for l in lines):
-        return []
+        s = Suite('kunit')
+        s.add('(run)', 'FAIL', 'no KTAP output: the suites did not run')
+        return [s]
     raw = os.path.join(workdir, 'kunit.log')
     out = os.path.join(workdir, 'kunit.json')
     with open(raw, 'w') as f:
@@ -91,15 +93,18 @@ def kunit_suites(lines, src, workdir):
 
     def leaves(group, prefix=''):
         for c in group.get('test_cases', []):
-            yield prefix + c['name'], c['status']
+            # kunit.py names a case it never saw the result of ''
+            yield prefix + (c['name'] or '(no result line)'), c['status']
         for g in group.get('sub_groups', []):
             yield from leaves(g, prefix + g['name'] + '/')
 
-    top = json.load(open(out))
+    with open(out) as f:
+        top = json.load(f)
     for g in top.get('sub_groups', []):
         s = Suite('kunit: ' + g['name'])
         for name, status in leaves(g):
-            s.add(name, status)
+            s.add(name, status, 'the case crashed or the console stops'
+                  if status == 'ERROR' else '')
         if not s.cases:
             s.add('(suite)', 'FAIL', 'suite reported no cases')
         suites.append(s)
@@ -236,32 +241,26 @@ def console_suite(lines, desc=None):
     return s
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('log')
-    ap.add_argument('--src', required=True, help='assembled kernel tree')
-    ap.add_argument('--expected-skips', default=os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), 'expected-skips'))
-    a = ap.parse_args()
-
-    lines = read_console(a.log)
-    try:
-        job = next(i for i, l in enumerate(lines) if l.startswith('HMM-JOB-BEGIN'))
-    except StopIteration:
-        job = len(lines)
-    expected = load_expected_skips(a.expected_skips)
-
+def judge(lines, src):
+    """Every suite of one `make test` console: KUnit (the KTAP before the
+    job began), the selftests, the guest's checks and the console scan."""
+    job = next((i for i, l in enumerate(lines) if l.startswith('HMM-JOB-BEGIN')),
+               len(lines))
     with tempfile.TemporaryDirectory() as tmp:
-        suites = kunit_suites(lines[:job], a.src, tmp)
+        suites = kunit_suites(lines[:job], src, tmp)
     suites += selftest_suites(lines[job:])
     suites += [guest_suite(lines), console_suite(lines)]
+    return suites
 
+
+def tally(suites, expected):
+    """The table (lines) and the counts (passed, failed, skipped); a skip
+    counts as such only when the case is on the expected list."""
+    out = []
     passed = failed = skipped = 0
     for s in suites:
         width = max(len(c[0]) for c in s.cases)
-        print(f'\n{s.name}')
-        print(f'  {"case":{width}}  result')
-        print(f'  {"-" * width}  ------')
+        out += ['', s.name, f'  {"case":{width}}  result', f'  {"-" * width}  ------']
         for case, status, note in s.cases:
             if status == 'PASS':
                 passed += 1
@@ -274,8 +273,23 @@ def main():
                 shown = 'FAIL (unexpected skip' + (': ' + note if note else '') + ')'
             else:
                 failed += 1
-                shown = 'FAIL' + (' ' + note if note else '') if status != 'ERROR' else 'ERROR'
-            print(f'  {case:{width}}  {shown}')
+                shown = ('FAIL' if status != 'ERROR' else 'ERROR') + (' ' + note if note else '')
+            out.append(f'  {case:{width}}  {shown}')
+    return out, passed, failed, skipped
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('log')
+    ap.add_argument('--src', required=True, help='kernel tree with tools/testing/kunit')
+    ap.add_argument('--expected-skips', default=os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), 'expected-skips'))
+    a = ap.parse_args()
+
+    lines = read_console(a.log)
+    table, passed, failed, skipped = tally(judge(lines, a.src),
+                                           load_expected_skips(a.expected_skips))
+    print('\n'.join(table))
     print(f'\nconsole log: {a.log}')
     print(f'{passed} passed, {failed} failed' + (f', {skipped} skipped' if skipped else ''))
     return 1 if failed else 0

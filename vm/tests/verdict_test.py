@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""Tests of vm/verdict.py and bench/report.py over recorded consoles.
+
+  vm/tests/verdict_test.py --src TREE     (make verdict-test; make test)
+
+TREE is a kernel tree with tools/testing/kunit/kunit.py (the base tree).
+The consoles in vm/tests/consoles/ are real ones, trimmed, some with a
+failure edited in; each test names what it pins. No guest is booted.
+"""
+import argparse
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, 'vm'))
+sys.path.insert(0, os.path.join(TOP, 'bench'))
+import verdict  # noqa: E402
+import report  # noqa: E402
+
+SRC = None  # set from --src
+
+
+def console(name):
+    return verdict.read_console(os.path.join(HERE, 'consoles', name))
+
+
+def text(path):
+    with open(os.path.join(TOP, path), errors='replace') as f:
+        return f.read()
+
+
+def judge(name, expected=None):
+    """(results {case: (status, note)} of every suite, tally) for one console"""
+    suites = verdict.judge(console(name), SRC)
+    results = {}
+    for s in suites:
+        for case, status, note in s.cases:
+            results.setdefault(case, (status, note))
+    return suites, results, verdict.tally(suites, expected or {})
+
+
+def failures(suites):
+    return [(s.name, c, n) for s in suites for c, st, n in s.cases if st not in ('PASS', 'SKIP')]
+
+
+class Verdict(unittest.TestCase):
+    def test_all_pass(self):
+        suites, results, (_, passed, failed, skipped) = judge('pass.log')
+        self.assertEqual(failures(suites), [])
+        # 62 KUnit cases, 8 selftests, 3 guest checks + the job, the console
+        self.assertEqual((passed, failed, skipped), (75, 0, 0))
+        self.assertEqual([s.name for s in suites][:5],
+                         ['kunit: mmu_interval_notifier', 'kunit: mmu_notifier',
+                          'kunit: mmu_interval_notifier_stress', 'kunit: dev_pagemap',
+                          'kunit: hmm_range_fault'])
+        self.assertIn('rw.write_anon', results)
+        self.assertIn('coherent_devices', results)
+
+    def assert_main(self, name, rc, last, *args):
+        """verdict.py run on the console: its exit status and last line"""
+        p = subprocess.run([sys.executable, os.path.join(TOP, 'vm/verdict.py'), '--src', SRC,
+                            os.path.join(HERE, 'consoles', name), *args],
+                           capture_output=True, text=True)
+        self.assertEqual((p.returncode, p.stdout.splitlines()[-1]), (rc, last), p.stdout)
+
+    def test_main_prints_the_counts_and_exits_0(self):
+        self.assert_main('pass.log', 0, '75 passed, 0 failed')
+
+    def test_failed_kunit_case(self):
+        suites, results, (_, passed, failed, _) = judge('kunit-fail.log')
+        self.assertEqual(failures(suites), [('kunit: mmu_interval_notifier',
+                                             'mnt_blockable_refusal', '')])
+        self.assertEqual((passed, failed), (74, 1))
+        self.assert_main('kunit-fail.log', 1, '74 passed, 1 failed')
+
+    def test_failed_selftest(self):
+        suites, _, (_, passed, failed, _) = judge('selftest-fail.log')
+        self.assertEqual(failures(suites), [('hmm-tests: rw', 'rw.write_anon', '')])
+        self.assertEqual((passed, failed), (74, 1))
+
+    def test_unexpected_skip_fails(self):
+        suites, results, (table, passed, failed, skipped) = judge('skip.log')
+        case = 'devmem.coherent.migrate_unpopulated'
+        self.assertEqual(results[case][0], 'SKIP')
+        self.assertEqual((passed, failed, skipped), (74, 1, 0))
+        self.assertTrue(any(case in l and 'FAIL (unexpected skip: no device-coherent memory' in l
+                            for l in table), table)
+
+    def test_expected_skip_passes(self):
+        with tempfile.NamedTemporaryFile('w', suffix='.skips') as f:
+            f.write('# reason after the name\n'
+                    'devmem.coherent.migrate_unpopulated  # no reserved memory here\n')
+            f.flush()
+            expected = verdict.load_expected_skips(f.name)
+            _, _, (table, passed, failed, skipped) = judge('skip.log', expected)
+            self.assert_main('skip.log', 0, '74 passed, 0 failed, 1 skipped',
+                             '--expected-skips', f.name)
+        self.assertEqual((passed, failed, skipped), (74, 0, 1))
+        self.assertIn('skip (expected: no reserved memory here)', '\n'.join(table))
+
+    def test_splat_in_the_middle_of_a_selftest(self):
+        # every case passes, but a WARNING came with no bracket around it
+        suites, _, (_, _, failed, _) = judge('splat-in-selftest.log')
+        bad = failures(suites)
+        self.assertTrue(bad)
+        self.assertTrue(all(s == 'console' and c == 'splat' for s, c, _ in bad), bad)
+        self.assertIn('WARNING: CPU: 0 PID: 58 at mm/mmu_notifier.c:168 mn_report_refusal',
+                      bad[0][2])
+        self.assertEqual(failed, len(bad))
+
+    def test_guest_killed_by_the_watchdog(self):
+        # a real console: an oops in a KUnit stress test, then the guest hung
+        suites, results, (_, passed, _, _) = judge('watchdog.log')
+        self.assertEqual(results['watchdog'][0], 'FAIL')
+        self.assertIn('HMM-WATCHDOG guest killed after 1200s', results['watchdog'][1])
+        self.assertEqual(results['job completed'][0], 'FAIL')
+        self.assertEqual(results['(no result line)'][0], 'ERROR')
+        self.assertEqual(results['(run)'], ('FAIL', 'no selftest output: guest crashed or hung'))
+        splats = [n for s, c, n in failures(suites) if c == 'splat']
+        self.assertIn('general protection fault', splats[0])
+        self.assertEqual(passed, 0)
+
+    def test_truncated_console(self):
+        # QEMU died in the middle of the selftests: no clean copy, no end
+        suites, results, (_, passed, failed, _) = judge('truncated.log')
+        self.assertEqual(results['(run)'][0], 'FAIL')
+        self.assertEqual(results['job completed'],
+                         ('FAIL', 'the guest never reached the end of its job'))
+        self.assertEqual(failed, 2)
+        self.assertEqual(passed, 62 + 2 + 1)    # KUnit, the two checks, the console
+
+    def test_selftests_plan_not_met(self):
+        lines = console('pass.log')
+        end = lines.index('HMM-SELFTESTS-END')
+        del lines[end - 5:end - 2]              # the last case's lines of the copy
+        bad = [(c, n) for s in verdict.selftest_suites(lines) for c, st, n in s.cases
+               if st == 'FAIL']
+        self.assertEqual(bad, [('(run)', 'planned 8 cases, saw 7')])
+
+    def test_no_ktap_is_a_failure(self):
+        lines = [l for l in console('pass.log') if 'KTAP' not in l]
+        with tempfile.TemporaryDirectory() as tmp:
+            suites = verdict.kunit_suites(lines[:lines.index('HMM-JOB-BEGIN test')], SRC, tmp)
+        self.assertEqual([(s.name, s.cases) for s in suites],
+                         [('kunit', [('(run)', 'FAIL', 'no KTAP output: the suites did not run')])])
+
+    def test_expected_warning_from_a_named_function_passes(self):
+        _, results, _ = judge('pass.log')
+        self.assertEqual(results['no BUG/WARNING/Oops/lockdep/KASAN in kernel log '
+                                 '(1 WARNINGs provoked and expected by tests)'][0], 'PASS')
+
+    def test_warning_from_another_function_in_the_bracket_fails(self):
+        # real: the bracket names mn_itree_invalidate and mn_classic_start;
+        # the first WARNING is from mn_itree_invalidate, the second from
+        # mn_itree_close (the double close the bracket must not hide)
+        suites, _, _ = judge('warn-other-function.log')
+        splats = [n for s, c, n in failures(suites)]
+        self.assertTrue(splats)
+        self.assertIn('mn_itree_close+0x20/0xd3', splats[0])
+        self.assertFalse(any('mn_itree_invalidate+' in n for n in splats), splats)
+
+    def test_bug_inside_the_bracket_fails(self):
+        suites, _, (_, _, failed, _) = judge('bug-in-bracket.log')
+        self.assertEqual(failures(suites), [
+            ('console', 'splat', '[    3.486101] BUG: sleeping function called from invalid '
+             'context at mm/mmu_notifier.c:270')])
+        self.assertEqual(failed, 1)
+
+    def test_failed_check_and_job_status(self):
+        suites, results, _ = judge('guest-fail.log')
+        self.assertEqual(results['unload_test_hmm'][0], 'FAIL')
+        self.assertEqual(results['job completed'], ('FAIL', 'job test exited with rc=1'))
+        self.assertEqual(len(failures(suites)), 2)
+
+
+class Machine(unittest.TestCase):
+    """vm/machine.sh as its readers see it"""
+
+    def setUp(self):
+        self.m = verdict.machine()
+
+    def test_test_hmm_parameters_follow_from_the_reserved_range(self):
+        base = int(self.m['MACHINE_SPM_ADDR'], 16)
+        mib = int(self.m['MACHINE_SPM_MIB'])
+        self.assertIn(f'memmap={mib}M${base:#x}', self.m['MACHINE_KERNEL_PARAMS'].split())
+        spm = dict(p.split('=') for p in self.m['MACHINE_TEST_HMM'].split())
+        addrs = [int(spm['spm_addr_dev0'], 16), int(spm['spm_addr_dev1'], 16)]
+        # two 256 MiB chunks of test_hmm, inside the range
+        self.assertEqual(addrs, [base, base + (256 << 20)])
+        self.assertLessEqual(addrs[1] + (256 << 20), base + (mib << 20))
+
+    def test_splat_list_reads_the_same_in_awk(self):
+        pattern = verdict.splat_pattern(self.m)
+        lines = console('pass.log') + console('watchdog.log') + console('bug-in-bracket.log')
+        py = [l for l in lines if pattern.search(l)]
+        awk = subprocess.run(['awk', '-v', 'splat=' + pattern.pattern, '$0 ~ splat'],
+                             input='\n'.join(lines) + '\n', capture_output=True,
+                             text=True, check=True).stdout.splitlines()
+        self.assertTrue(py)
+        self.assertEqual(py, awk)
+
+
+class Report(unittest.TestCase):
+    """bench/report.py's reading of `make bench` consoles (real ones, from
+    one run: ours and base; then edited: a failure, an unfinished run)"""
+
+    def parse(self, name, kernel='ours'):
+        res = {}
+        bad = report.problems(kernel, os.path.join(HERE, 'consoles', name), res)
+        return res, bad
+
+    def test_every_row_and_size_parsed(self):
+        for name in ('bench-ours.log', 'bench-base.log'):
+            res, bad = self.parse(name)
+            self.assertEqual(bad, [])
+            self.assertEqual(sorted(res), sorted((k, z) for k, _, sizes in report.ROWS
+                                                 for z in sizes))
+            # five repetitions per row, the warm-up left out
+            self.assertTrue(all(len(v) == 5 for _, v in res.values()), name)
+
+    def test_median_leaves_the_warm_up_out(self):
+        res, _ = self.parse('bench-ours.log')
+        line = next(l for l in console('bench-ours.log')
+                    if l.startswith('HMM-BENCH snapshot 4194304 '))
+        reps = sorted(float(v) for v in line.split()[5:])
+        self.assertEqual(report.medians(res)[('snapshot', 4 << 20)], ('ns/page', reps[2], 5))
+
+    def test_table(self):
+        mo = report.medians(self.parse('bench-ours.log')[0])
+        mb = report.medians(self.parse('bench-base.log', 'base')[0])
+        rows = report.table(mo, mb).splitlines()
+        self.assertEqual(len(rows), 2 + sum(len(r[2]) for r in report.ROWS))
+        row = next(r for r in rows if r.startswith('| 1. hmm_range_fault snapshot, 4 KiB pages '
+                                                   '| 4 MiB |'))
+        key = ('snapshot', 4 << 20)
+        self.assertIn(f'| {mb[key][1] / mo[key][1]:.2f} |', row)
+
+    def test_failed_benchmark(self):
+        res, bad = self.parse('bench-fail.log')
+        tag = 'ours (bench-fail.log): '
+        self.assertEqual(bad, [
+            tag + 'HMM-BENCH-NOTE snapshot_thp 67108864 only 24 of 32 pages PMD-mapped',
+            tag + 'HMM-BENCH-FAIL migrate 1073741824 data changed on the round trip',
+            tag + 'run_benchmarks'])
+        self.assertNotIn(('migrate', 1 << 30), res)
+
+    def test_failure_count_must_match(self):
+        lines = [l.replace('failures=1', 'failures=2') for l in console('bench-fail.log')]
+        self.assertIn('HMM-BENCH-DONE failures=2, but the console shows other '
+                      'HMM-BENCH-FAIL lines', report.parse(lines, {}))
+
+    def test_unfinished_run(self):
+        _, bad = self.parse('bench-unfinished.log', 'base')
+        tag = 'base (bench-unfinished.log): '
+        self.assertEqual(bad, [tag + 'the benchmark program did not finish',
+                               tag + 'watchdog HMM-WATCHDOG guest killed after 900s',
+                               tag + 'job completed the guest never reached the end of its job'])
+
+
+MARKER = re.compile(r'HMM-[A-Z]+(?:-[A-Z]+)*')
+
+
+class Protocol(unittest.TestCase):
+    """Every HMM-* marker written in the tree is documented in vm/README.md
+    and read by the host."""
+
+    READERS = ['vm/verdict.py', 'bench/report.py']
+
+    def written(self):
+        found = {}
+        files = (glob.glob(os.path.join(TOP, 'vm/**/*'), recursive=True) +
+                 glob.glob(os.path.join(TOP, 'bench/*')) +
+                 glob.glob(os.path.join(TOP, 'linux/**/*.[ch]'), recursive=True))
+        for f in files:
+            rel = os.path.relpath(f, TOP)
+            if (not os.path.isfile(f) or rel in self.READERS or rel.startswith('vm/tests/')
+                    or rel.endswith(('.md', '.png'))):
+                continue
+            for l in text(f).splitlines():
+                if re.search(r'\b(echo|printf|pr_\w+|printk)\b', l):
+                    for m in MARKER.findall(l):
+                        found.setdefault(m, rel)
+        return found
+
+    def test_writers_found(self):
+        self.assertTrue({'HMM-JOB-BEGIN', 'HMM-CHECK', 'HMM-BENCH-DONE',
+                         'HMM-EXPECT-WARN-BEGIN', 'HMM-WATCHDOG'} <= set(self.written()))
+
+    def test_every_marker_is_documented(self):
+        doc = text('vm/README.md')
+        documented = set(re.findall(r'`(HMM-[A-Z-]+)', doc))
+        self.assertEqual({m: f for m, f in self.written().items() if m not in documented}, {})
+
+    def test_every_marker_is_read(self):
+        code = ''.join(text(r) for r in self.READERS)
+        self.assertEqual({m: f for m, f in self.written().items()
+                          if not re.search(r"['\"]" + re.escape(m) + r"[ '\"]", code)}, {})
+
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--src', required=True, help='kernel tree with tools/testing/kunit')
+    a, rest = ap.parse_known_args()
+    SRC = a.src
+    unittest.main(argv=[sys.argv[0]] + rest)
