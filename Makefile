@@ -3,7 +3,7 @@
 #   make test     build everything, boot once, run KUnit + selftests, verdict
 #   make run      boot and run the HMM demonstration
 #   make shell    boot to an interactive shell with test_hmm loaded
-#   make check    sparse (C=2) and checkpatch --strict on everything in linux/
+#   make check    sparse (C=2), checkpatch --strict and kernel-doc on linux/
 #   make series   export the overlay and patches as a git format-patch series
 #   make compat   build every in-tree caller of the HMM core against our tree,
 #                 for x86_64, arm64, ppc64le and riscv64

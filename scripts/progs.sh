@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Build the guest's test programs, statically, from the assembled work tree:
-# the HMM selftests (ours once linux/ carries them, the base's until then)
-# and the `make run` demonstration.
+# Build the guest's test programs, statically, from the assembled work tree
+# into build/progs: the HMM selftests (linux/'s hmm-tests.c) and the
+# `make run` demonstration.
 . "$(dirname "$0")/common.sh"
 take_lock
 
