@@ -2224,24 +2224,6 @@ TEST_F(devmem, exclusive_remap)
 	munmap(q, n * psz);
 }
 
-/* 6.1 cannot make a PMD-mapped THP exclusive: EBUSY, data untouched. */
-TEST_F(devmem, exclusive_thp_refused)
-{
-	char *p;
-
-	if (!thp_madvise_ok())
-		SKIP(return, "exclusive_thp_refused: transparent hugepages disabled");
-	p = thp_map();
-	ASSERT_NE(p, NULL);
-	stamp(p, PMD_BYTES, 81);
-	EXPECT_EQ(dm_excl(self->fd, p, 4), -EBUSY);
-	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 81), -1);
-	stamp(p, 4 * psz, 82);
-	ASSERT_EQ(dm_read(self->fd, p, self->buf, 4), 0);
-	EXPECT_EQ(stamp_diff(self->buf, 4 * psz, 82), -1);
-	munmap(p, PMD_BYTES);
-}
-
 /* Two units mirroring the same memory both see CPU updates. */
 TEST_F(devmem, two_units_see_updates)
 {
@@ -2916,6 +2898,8 @@ TEST_F_TIMEOUT(devmem, sparse_1g_mapping, 120)
 	p = mmap(NULL, SPARSE_BYTES, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ASSERT_NE(p, MAP_FAILED);
+	/* Sparse means single pages, whatever the THP mode. */
+	ASSERT_EQ(madvise(p, SPARSE_BYTES, MADV_NOHUGEPAGE), 0);
 	snap = malloc(SPARSE_PAGES);
 	ASSERT_NE(snap, NULL);
 	for (k = 0; k < ARRAY_SIZE(sparse_at); k++)
@@ -3132,6 +3116,257 @@ TEST_F(refault, read_own_after_peer_migrate)
 TEST_F_TIMEOUT(refault, race_own_fault_vs_migrate, 90)
 {
 	race_run(_metadata, self->fd, self->fd, 16);
+}
+
+/* ---------------------------------------------------------------------- */
+/*
+ * Transparent huge pages and device memory. Each group of cases below has
+ * a fixture of its own; the helpers are used by these cases only.
+ */
+
+#define THP_ENABLED_PATH	"/sys/kernel/mm/transparent_hugepage/enabled"
+
+/* Snapshot values of one system page. */
+#define SNAP_SYS_RW	HMM_DMIRROR_PROT_WRITE
+#define SNAP_SYS_PMD	(HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_WRITE)
+
+static unsigned long thp_pages(void)
+{
+	return PMD_BYTES / psz;
+}
+
+/* The THP mode in force ("always", "madvise", "never"), or "". */
+static void thp_mode_get(char *mode, size_t len)
+{
+	char line[128] = "", *l, *r;
+	FILE *f = fopen(THP_ENABLED_PATH, "r");
+
+	mode[0] = 0;
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f)) {
+		l = strchr(line, '[');
+		r = l ? strchr(l, ']') : NULL;
+		if (l && r && (size_t)(r - l) < len) {
+			memcpy(mode, l + 1, r - l - 1);
+			mode[r - l - 1] = 0;
+		}
+	}
+	fclose(f);
+}
+
+static int thp_mode_set(const char *mode)
+{
+	char now[16];
+	FILE *f = fopen(THP_ENABLED_PATH, "w");
+
+	if (!f)
+		return -1;
+	fputs(mode, f);
+	if (fclose(f))
+		return -1;
+	thp_mode_get(now, sizeof(now));
+	return strcmp(now, mode) ? -1 : 0;
+}
+
+/*
+ * @n bytes of PMD-aligned anonymous memory that may get THPs (MADV_HUGEPAGE,
+ * so in "madvise" mode too), stamped with @seed unless @seed is 0 (left
+ * untouched). Every PMD of a stamped range is then one THP.
+ */
+static char *thp_region(size_t n, uint64_t seed)
+{
+	char *p = map_aligned(n, PMD_BYTES, MAP_PRIVATE | MAP_ANONYMOUS);
+
+	if (!p)
+		return NULL;
+	if (madvise(p, n, MADV_HUGEPAGE)) {
+		munmap(p, n);
+		return NULL;
+	}
+	if (seed)
+		stamp(p, n, seed);
+	return p;
+}
+
+/*
+ * Check that snapshot entries [from, to) all read @want; log the first
+ * that does not, with the line of the check.
+ */
+static void expect_snap(struct __test_metadata *_metadata,
+			const unsigned char *s, unsigned long from,
+			unsigned long to, unsigned char want, int line)
+{
+	unsigned long i;
+
+	for (i = from; i < to; i++)
+		if (s[i] != want)
+			break;
+	EXPECT_EQ(i, to)
+		TH_LOG("line %d: page %lu is 0x%x, want 0x%x", line, i,
+		       i < to ? s[i] : 0, want);
+}
+
+#define EXPECT_SNAP(s, from, to, want) \
+	expect_snap(_metadata, s, from, to, want, __LINE__)
+
+/*
+ * Exclusive access on THP-backed memory, under THP=always (where any
+ * large enough anonymous mapping gets THPs) and under THP=madvise.
+ */
+FIXTURE(xthp)
+{
+	int fd;
+	char mode[16];
+	unsigned char *snap;
+	unsigned char *buf;
+};
+
+FIXTURE_VARIANT(xthp)
+{
+	int unit;
+	bool coherent;
+	const char *mode;
+};
+
+FIXTURE_VARIANT_ADD(xthp, private_always)
+{
+	.unit = 0,
+	.mode = "always",
+};
+
+FIXTURE_VARIANT_ADD(xthp, private_madvise)
+{
+	.unit = 0,
+	.mode = "madvise",
+};
+
+FIXTURE_VARIANT_ADD(xthp, coherent_always)
+{
+	.unit = 2,
+	.coherent = true,
+	.mode = "always",
+};
+
+FIXTURE_VARIANT_ADD(xthp, coherent_madvise)
+{
+	.unit = 2,
+	.coherent = true,
+	.mode = "madvise",
+};
+
+FIXTURE_SETUP(xthp)
+{
+	self->fd = unit_open(variant->unit);
+	ASSERT_GE(self->fd, 0);
+	self->snap = malloc(2 * thp_pages());
+	ASSERT_NE(self->snap, NULL);
+	self->buf = map_anon(2 * PMD_BYTES, PROT_READ | PROT_WRITE);
+	ASSERT_NE(self->buf, NULL);
+	thp_mode_get(self->mode, sizeof(self->mode));
+	ASSERT_NE(self->mode[0], 0) TH_LOG("no %s", THP_ENABLED_PATH);
+	ASSERT_EQ(thp_mode_set(variant->mode), 0);
+}
+
+FIXTURE_TEARDOWN(xthp)
+{
+	thp_mode_set(self->mode);
+	munmap(self->buf, 2 * PMD_BYTES);
+	free(self->snap);
+	close(self->fd);
+}
+
+/* Every page of a PMD-mapped THP becomes exclusive; data stays put. */
+TEST_F(xthp, exclusive_whole_thp)
+{
+	unsigned long n = thp_pages(), i;
+	struct hmm_dmirror_cmd c;
+	char *p;
+
+	p = thp_region(PMD_BYTES, 901);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_SYS_PMD);
+	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_EXCLUSIVE, p, self->buf, n, &c), 0);
+	EXPECT_EQ(c.cpages, n);
+	EXPECT_EQ(stamp_diff(self->buf, PMD_BYTES, 901), -1);
+	EXPECT_EQ(dm_check_excl(self->fd, p, n), -EPERM);
+	/* The device reads through its exclusive entries without faulting. */
+	memset(self->buf, 0, PMD_BYTES);
+	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_READ, p, self->buf, n, &c), 0);
+	EXPECT_EQ(c.faults, 0);
+	EXPECT_EQ(stamp_diff(self->buf, PMD_BYTES, 901), -1);
+	/* A CPU read of one page revokes that page only. */
+	EXPECT_EQ(page_diff(p, 7, 901), -1);
+	EXPECT_EQ(dm_check_excl(self->fd, p + 7 * psz, 1), 0);
+	EXPECT_EQ(dm_check_excl(self->fd, p, 7), -EPERM);
+	EXPECT_EQ(dm_check_excl(self->fd, p + 8 * psz, n - 8), -EPERM);
+	for (i = 0; i < n; i++)
+		if (page_diff(p, i, 901) != -1)
+			break;
+	EXPECT_EQ(i, n);
+	EXPECT_EQ(dm_check_excl(self->fd, p, n), 0);
+	/* A device write lands everywhere. */
+	stamp(self->buf, PMD_BYTES, 902);
+	ASSERT_EQ(dm_write(self->fd, p, self->buf, n), 0);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 902), -1);
+	munmap(p, PMD_BYTES);
+}
+
+/* Exclusive access to a few pages inside a THP leaves the others alone. */
+TEST_F(xthp, exclusive_inside_thp)
+{
+	unsigned long n = thp_pages();
+	char *p;
+
+	p = thp_region(PMD_BYTES, 903);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_SYS_PMD);
+	ASSERT_EQ(dm_excl(self->fd, p + 200 * psz, 16), 0);
+	EXPECT_EQ(dm_check_excl(self->fd, p + 200 * psz, 16), -EPERM);
+	EXPECT_EQ(dm_check_excl(self->fd, p, 200), 0);
+	EXPECT_EQ(dm_check_excl(self->fd, p + 216 * psz, n - 216), 0);
+	/* CPU writes elsewhere in the THP do not touch the exclusive pages. */
+	p[0] = 1;
+	p[(n - 1) * psz] = 2;
+	EXPECT_EQ(dm_check_excl(self->fd, p + 200 * psz, 16), -EPERM);
+	/* A CPU write to one exclusive page revokes it and lands. */
+	p[205 * psz] = 3;
+	EXPECT_EQ(dm_check_excl(self->fd, p + 205 * psz, 1), 0);
+	EXPECT_EQ(dm_check_excl(self->fd, p + 200 * psz, 5), -EPERM);
+	EXPECT_EQ(p[205 * psz], 3);
+	EXPECT_EQ(page_diff(p, 204, 903), -1);
+	EXPECT_EQ(page_diff(p, 206, 903), -1);
+	EXPECT_EQ(p[0], 1);
+	EXPECT_EQ(p[(n - 1) * psz], 2);
+	munmap(p, PMD_BYTES);
+}
+
+/*
+ * A plain anonymous mapping, without madvise(): THP-backed under
+ * THP=always, small pages under THP=madvise; exclusive access works on
+ * both.
+ */
+TEST_F(xthp, exclusive_plain_mapping)
+{
+	unsigned long n = 2 * thp_pages(), i;
+	bool always = !strcmp(variant->mode, "always");
+	char *p;
+
+	p = map_aligned(2 * PMD_BYTES, PMD_BYTES, MAP_PRIVATE | MAP_ANONYMOUS);
+	ASSERT_NE(p, NULL);
+	stamp(p, 2 * PMD_BYTES, 904);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, always ? SNAP_SYS_PMD : SNAP_SYS_RW);
+	ASSERT_EQ(dm_excl(self->fd, p, n), 0);
+	EXPECT_EQ(dm_check_excl(self->fd, p, n), -EPERM);
+	for (i = 0; i < n; i++)
+		if (page_diff(p, i, 904) != -1)
+			break;
+	EXPECT_EQ(i, n);
+	EXPECT_EQ(dm_check_excl(self->fd, p, n), 0);
+	munmap(p, 2 * PMD_BYTES);
 }
 
 TEST_HARNESS_MAIN
