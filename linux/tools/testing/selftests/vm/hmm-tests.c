@@ -3369,4 +3369,142 @@ TEST_F(xthp, exclusive_plain_mapping)
 	munmap(p, 2 * PMD_BYTES);
 }
 
+/*
+ * THPs that the CPU maps with PTEs (after mprotect() or munmap() of part
+ * of one, or mremap() to an address that is not PMD aligned): migration
+ * moves every page.
+ */
+FIXTURE(pthp)
+{
+	int fd;
+	unsigned char *snap;
+	unsigned char *buf;
+};
+
+FIXTURE_VARIANT(pthp)
+{
+	int unit;
+	bool coherent;
+};
+
+FIXTURE_VARIANT_ADD(pthp, private)
+{
+	.unit = 0,
+};
+
+FIXTURE_VARIANT_ADD(pthp, coherent)
+{
+	.unit = 2,
+	.coherent = true,
+};
+
+FIXTURE_SETUP(pthp)
+{
+	self->fd = unit_open(variant->unit);
+	ASSERT_GE(self->fd, 0);
+	self->snap = malloc(thp_pages());
+	ASSERT_NE(self->snap, NULL);
+	self->buf = map_anon(PMD_BYTES, PROT_READ | PROT_WRITE);
+	ASSERT_NE(self->buf, NULL);
+}
+
+FIXTURE_TEARDOWN(pthp)
+{
+	munmap(self->buf, PMD_BYTES);
+	free(self->snap);
+	close(self->fd);
+}
+
+/* One page of a THP made read-only: the rest of it is mapped by PTEs. */
+TEST_F(pthp, migrate_after_mprotect)
+{
+	unsigned long n = thp_pages(), i;
+	struct hmm_dmirror_cmd c;
+	char *p;
+
+	p = thp_region(PMD_BYTES, 911);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(mprotect(p + 5 * psz, psz, PROT_READ), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_EQ(self->snap[5], HMM_DMIRROR_PROT_READ);
+	EXPECT_SNAP(self->snap, 6, n, SNAP_SYS_RW);
+	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, self->buf, n, &c), 0);
+	EXPECT_EQ(c.cpages, n);
+	EXPECT_EQ(stamp_diff(self->buf, PMD_BYTES, 911), -1);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	for (i = 0; i < n; i++)
+		if (self->snap[i] != local_prot(variant->coherent, i != 5))
+			break;
+	EXPECT_EQ(i, n) TH_LOG("page %lu: 0x%x", i, self->snap[i < n ? i : 0]);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 911), -1);
+	munmap(p, PMD_BYTES);
+}
+
+/* The first page of a THP unmapped: the other 511 are mapped by PTEs. */
+TEST_F(pthp, migrate_after_partial_munmap)
+{
+	unsigned long n = thp_pages() - 1;
+	char *p;
+
+	p = thp_region(PMD_BYTES, 912);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(munmap(p, psz), 0);
+	ASSERT_EQ(dm_to_dev(self->fd, p + psz, n), 0);
+	ASSERT_EQ(dm_snap(self->fd, p + psz, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, local_prot(variant->coherent, true));
+	ASSERT_EQ(dm_read(self->fd, p + psz, self->buf, n), 0);
+	EXPECT_EQ(memcmp(self->buf, p + psz, n * psz), 0);
+	EXPECT_EQ(page_diff(p, 1, 912), -1);
+	EXPECT_EQ(page_diff(p, n, 912), -1);
+	munmap(p + psz, n * psz);
+}
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP	4
+#endif
+
+/*
+ * A THP moved by mremap() to an address that is not PMD aligned, with and
+ * without MREMAP_DONTUNMAP.
+ */
+static void pthp_mremap(struct __test_metadata *_metadata, int fd,
+			unsigned char *snap, bool coherent, int extra_flags,
+			uint64_t seed)
+{
+	unsigned long n = thp_pages();
+	char *p, *area, *q;
+
+	p = thp_region(PMD_BYTES, seed);
+	ASSERT_NE(p, NULL);
+	area = map_anon(2 * PMD_BYTES, PROT_NONE);
+	ASSERT_NE(area, NULL);
+	q = mremap(p, PMD_BYTES, PMD_BYTES,
+		   MREMAP_MAYMOVE | MREMAP_FIXED | extra_flags,
+		   area + ((uintptr_t)area % PMD_BYTES ? 0 : 3 * psz));
+	ASSERT_NE(q, MAP_FAILED);
+	ASSERT_NE((uintptr_t)q % PMD_BYTES, 0);
+	ASSERT_EQ(dm_snap(fd, q, snap, n), 0);
+	EXPECT_SNAP(snap, 0, n, SNAP_SYS_RW);
+	ASSERT_EQ(dm_to_dev(fd, q, n), 0);
+	ASSERT_EQ(dm_snap(fd, q, snap, n), 0);
+	EXPECT_SNAP(snap, 0, n, local_prot(coherent, true));
+	EXPECT_EQ(stamp_diff(q, PMD_BYTES, seed), -1);
+	if (extra_flags & MREMAP_DONTUNMAP)
+		EXPECT_TRUE(all_bytes(p, PMD_BYTES, 0));
+	munmap(q, PMD_BYTES);
+	munmap(area, 2 * PMD_BYTES);
+	munmap(p, PMD_BYTES);
+}
+
+TEST_F(pthp, migrate_after_mremap)
+{
+	pthp_mremap(_metadata, self->fd, self->snap, variant->coherent, 0, 913);
+}
+
+TEST_F(pthp, migrate_after_mremap_dontunmap)
+{
+	pthp_mremap(_metadata, self->fd, self->snap, variant->coherent,
+		    MREMAP_DONTUNMAP, 914);
+}
+
 TEST_HARNESS_MAIN
