@@ -754,6 +754,61 @@ bool pgmap_pfn_valid(struct dev_pagemap *pgmap, unsigned long pfn)
 	return i >= 0 && pfn >= pgmap_first_pfn(pgmap, i);
 }
 
+/*
+ * Make each of the @nr free pages from @page on a page of its own again.
+ * One of them may be what is left of a large folio freed earlier: its
+ * tails still point at their old head (which has the pgmap for all of
+ * them) and its head still says it is one. The driver owns every page of
+ * the range, and pages outside it are not touched.
+ */
+static void zone_device_pages_reset(struct page *page, unsigned long nr,
+				    struct dev_pagemap *pgmap)
+{
+	unsigned long i;
+
+	for (i = 0; i < nr; i++, page++) {
+		VM_WARN_ON_ONCE_PAGE(page_ref_count(page), page);
+		WRITE_ONCE(page->pgmap, pgmap);
+		if (PageHead(page))
+			__clear_bit(PG_head, &page->flags);
+		page->mapping = NULL;
+		page->index = 0;
+		page_mapcount_reset(page);
+	}
+}
+
+/*
+ * Large device folios are PMD-sized device private folios, which only
+ * exist where a PMD can hold a swap entry (as THP migration needs).
+ */
+static bool zone_device_order_ok(struct page *page, unsigned int order)
+{
+#if defined(CONFIG_TRANSPARENT_HUGEPAGE) && \
+	defined(CONFIG_ARCH_ENABLE_THP_MIGRATION)
+	return order == HPAGE_PMD_ORDER && is_device_private_page(page) &&
+	       IS_ALIGNED(page_to_pfn(page), 1UL << order);
+#else
+	return false;
+#endif
+}
+
+/* A free page of @order from @page on becomes a folio with one reference. */
+static void zone_device_init(struct page *page, unsigned int order)
+{
+	struct dev_pagemap *pgmap = page_pgmap(page);
+
+	/* A dying map must not hand out pages: the driver is tearing down. */
+	WARN_ON_ONCE(!percpu_ref_tryget_live(&pgmap->ref));
+	zone_device_pages_reset(page, 1UL << order, pgmap);
+	if (order) {
+		prep_compound_page(page, order);
+		/* For the deferred split list, which stays empty. */
+		prep_transhuge_page(page);
+	}
+	set_page_count(page, 1);
+	lock_page(page);
+}
+
 /**
  * zone_device_page_init - hand out a free device page
  * @page: a private or coherent page the driver has just allocated
@@ -764,13 +819,51 @@ bool pgmap_pfn_valid(struct dev_pagemap *pgmap, unsigned long pfn)
  */
 void zone_device_page_init(struct page *page)
 {
-	/* A dying map must not hand out pages: the driver is tearing down. */
-	WARN_ON_ONCE(!percpu_ref_tryget_live(&page->pgmap->ref));
-	VM_WARN_ON_ONCE_PAGE(page_ref_count(page), page);
-	set_page_count(page, 1);
-	lock_page(page);
+	zone_device_init(page, 0);
 }
 EXPORT_SYMBOL_GPL(zone_device_page_init);
+
+/**
+ * zone_device_folio_init - hand out a free device private folio
+ * @folio: the first of 1 << @order free pages the driver has just
+ *	allocated, naturally aligned (cast the page: page_folio() of a free
+ *	page may still point at a folio freed earlier)
+ * @order: 0, or the order of a PMD (HPAGE_PMD_ORDER) for a folio that
+ *	migrate_vma can map with one PMD-level entry
+ *
+ * As zone_device_page_init(), for a folio of @order: one reference, the
+ * folio locked, one pin on the dev_pagemap for the whole folio. When its
+ * last reference goes, ->page_free() gets the head page, once; when the
+ * core splits it first, ->folio_split() hears about each new folio.
+ */
+void zone_device_folio_init(struct folio *folio, unsigned int order)
+{
+	struct page *page = &folio->page;
+
+	if (WARN_ON_ONCE(order && !zone_device_order_ok(page, order)))
+		order = 0;
+	zone_device_init(page, order);
+}
+EXPORT_SYMBOL_GPL(zone_device_folio_init);
+
+/**
+ * zone_device_private_split_cb - a large device folio is being split
+ * @original_folio: the folio, still large while this runs
+ * @new_folio: one of its tail pages, just made a folio of its own
+ *
+ * Called by the core for every tail page of a device folio it splits: the
+ * new folio takes its own pin on the dev_pagemap, which its ->page_free()
+ * drops, and the driver's ->folio_split() learns about it.
+ */
+void zone_device_private_split_cb(struct folio *original_folio,
+				  struct folio *new_folio)
+{
+	struct dev_pagemap *pgmap = original_folio->page.pgmap;
+
+	percpu_ref_get(&pgmap->ref);
+	if (pgmap->ops && pgmap->ops->folio_split)
+		pgmap->ops->folio_split(original_folio, new_folio);
+}
 
 /*
  * The last reference to a ZONE_DEVICE page is gone (from __folio_put() or
@@ -787,14 +880,23 @@ void free_zone_device_page(struct page *page)
 	mem_cgroup_uncharge(page_folio(page));
 
 	/*
-	 * The next owner must not inherit the anon-exclusive bit, and only
-	 * order-0 pages are ever mapped anonymously here.
+	 * The next owner must not inherit the anon-exclusive bit, which a
+	 * large folio has on every page it was mapped by a PTE.
 	 */
-	VM_WARN_ON_ONCE_PAGE(PageAnon(page) && PageCompound(page), page);
-	if (PageAnon(page))
-		__ClearPageAnonExclusive(page);
+	if (PageAnon(page)) {
+		unsigned long i, nr = compound_nr(page);
+
+		for (i = 0; i < nr; i++)
+			__ClearPageAnonExclusive(page + i);
+	}
 	page->mapping = NULL;
 
+	/*
+	 * A large folio goes back whole and stays one until the driver
+	 * hands its pages out again: then zone_device_folio_init() or
+	 * zone_device_page_init() take it apart. Nothing here touches the
+	 * pages once the driver has them.
+	 */
 	if (pgmap->ops && pgmap->ops->page_free)
 		pgmap->ops->page_free(page);
 

@@ -1046,6 +1046,109 @@ static void mr_test_devm(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, mr_lookup(pfn));
 }
 
+#if defined(CONFIG_TRANSPARENT_HUGEPAGE) && \
+	defined(CONFIG_ARCH_ENABLE_THP_MIGRATION)
+/*
+ * A 2 MiB device private folio from zone_device_folio_init(): one
+ * reference, locked, every page of it resolving to the map and to the
+ * folio. It pins the map once, and goes back to ->page_free() once, with
+ * its head page, when its last reference goes; the map's teardown waits
+ * for that and only for that.
+ */
+static void mr_test_folio_whole(struct kunit *test)
+{
+	unsigned long pfn = mr_chunk_pfn(test, 5);
+	struct mr_dev *dev = mr_dev_new(test, 1, 5);
+	struct page *head, *tail;
+	struct folio *folio;
+	struct mr_unmap *u;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(dev)));
+	head = pfn_to_page(pfn);
+	folio = (struct folio *)head;
+	zone_device_folio_init(folio, HPAGE_PMD_ORDER);
+	KUNIT_EXPECT_EQ(test, folio_order(folio), (unsigned int)HPAGE_PMD_ORDER);
+	KUNIT_EXPECT_EQ(test, folio_ref_count(folio), 1);
+	KUNIT_EXPECT_TRUE(test, folio_test_locked(folio));
+	tail = head + HPAGE_PMD_NR - 1;
+	KUNIT_EXPECT_PTR_EQ(test, page_folio(tail), folio);
+	KUNIT_EXPECT_PTR_EQ(test, page_pgmap(tail), &dev->pgmap);
+	KUNIT_EXPECT_TRUE(test, is_device_private_page(tail));
+	folio_unlock(folio);
+
+	/* A reference through any page is one on the folio. */
+	get_page(tail);
+	KUNIT_EXPECT_EQ(test, folio_ref_count(folio), 2);
+	u = mr_unmap_blocked(test, dev);
+	put_page(tail);
+	KUNIT_EXPECT_EQ(test, atomic_read(&dev->nr_freed), 0);
+	KUNIT_EXPECT_TRUE(test, ktest_call_blocked(&u->call));
+
+	folio_put(folio);
+	KUNIT_EXPECT_EQ(test, atomic_read(&dev->nr_freed), 1);
+	KUNIT_EXPECT_PTR_EQ(test, READ_ONCE(dev->last_freed), head);
+	KUNIT_EXPECT_EQ(test, folio_ref_count(folio), 0);
+	/* One pin for the whole folio: nothing holds the map any more. */
+	KUNIT_ASSERT_TRUE(test, mr_unmap_finish(test, dev, u));
+	mr_expect_unmapped(test, 5);
+}
+
+/*
+ * Once freed, the pages of a 2 MiB folio can be handed out again one by
+ * one, head and tail pages alike, or as a 2 MiB folio again.
+ */
+static void mr_test_folio_reuse(struct kunit *test)
+{
+	unsigned long pfn = mr_chunk_pfn(test, 6);
+	struct mr_dev *dev = mr_dev_new(test, 1, 6);
+	struct page *head, *page;
+	struct folio *folio;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(mr_map(dev)));
+	head = pfn_to_page(pfn);
+	folio = (struct folio *)head;
+	zone_device_folio_init(folio, HPAGE_PMD_ORDER);
+	folio_unlock(folio);
+	folio_put(folio);
+	KUNIT_ASSERT_EQ(test, atomic_read(&dev->nr_freed), 1);
+
+	page = head + 300;
+	zone_device_page_init(page);
+	KUNIT_EXPECT_FALSE(test, PageTail(page));
+	KUNIT_EXPECT_PTR_EQ(test, page_folio(page), (struct folio *)page);
+	KUNIT_EXPECT_PTR_EQ(test, page_pgmap(page), &dev->pgmap);
+	KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
+	zone_device_page_init(head);
+	KUNIT_EXPECT_FALSE(test, PageHead(head));
+	KUNIT_EXPECT_EQ(test, folio_order(folio), 0U);
+	KUNIT_EXPECT_PTR_EQ(test, page_pgmap(head), &dev->pgmap);
+	unlock_page(page);
+	unlock_page(head);
+	put_page(page);
+	put_page(head);
+	KUNIT_EXPECT_EQ(test, atomic_read(&dev->nr_freed), 3);
+	KUNIT_EXPECT_PTR_EQ(test, READ_ONCE(dev->last_freed), head);
+
+	zone_device_folio_init(folio, HPAGE_PMD_ORDER);
+	KUNIT_EXPECT_PTR_EQ(test, page_folio(head + 300), folio);
+	KUNIT_EXPECT_EQ(test, folio_order(folio), (unsigned int)HPAGE_PMD_ORDER);
+	folio_unlock(folio);
+	folio_put(folio);
+	KUNIT_EXPECT_EQ(test, atomic_read(&dev->nr_freed), 4);
+	KUNIT_EXPECT_TRUE(test, mr_unmap(test, dev));
+}
+#else
+static void mr_test_folio_whole(struct kunit *test)
+{
+	kunit_skip(test, "needs THP and THP migration");
+}
+
+static void mr_test_folio_reuse(struct kunit *test)
+{
+	kunit_skip(test, "needs THP and THP migration");
+}
+#endif
+
 static struct kunit_case mr_cases[] = {
 	KUNIT_CASE(mr_test_map_unmap),
 	KUNIT_CASE(mr_test_get_put),
@@ -1060,6 +1163,8 @@ static struct kunit_case mr_cases[] = {
 	KUNIT_CASE(mr_test_types_accepted),
 	KUNIT_CASE(mr_test_lookup_races_unmap),
 	KUNIT_CASE(mr_test_devm),
+	KUNIT_CASE(mr_test_folio_whole),
+	KUNIT_CASE(mr_test_folio_reuse),
 	{}
 };
 

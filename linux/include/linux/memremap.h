@@ -19,6 +19,7 @@
 
 struct resource;
 struct device;
+struct folio;
 
 /**
  * struct vmem_altmap - device memory lent to hold the map's own memmap
@@ -84,8 +85,10 @@ enum memory_type {
  * struct dev_pagemap_ops - driver callbacks for a dev_pagemap
  * @page_free: a page's last reference is gone. For private and coherent
  *	memory the page stays at refcount zero until the driver hands it out
- *	again with zone_device_page_init(); for the other types the core sets
- *	the refcount back to one once this returns.
+ *	again with zone_device_page_init() or zone_device_folio_init(); for
+ *	the other types the core sets the refcount back to one once this
+ *	returns. A large device private folio is freed whole, by one call
+ *	with its head page: folio_order(page_folio(page)) is its order.
  * @migrate_to_ram: the CPU faulted on a device private page; move the data
  *	into system memory (usually with migrate_vma_setup()) and return a
  *	vm_fault_t. Required for device private memory; never called for
@@ -95,12 +98,20 @@ enum memory_type {
  *	passed on to the recovery code. Returning -EOPNOTSUPP (or leaving
  *	this NULL) makes memory_failure() fall back to killing the processes
  *	that map the pages.
+ * @folio_split: optional, device private memory only. The core is
+ *	splitting the large folio @head (partial unmap or protection change
+ *	of a folio mapped by its PMD, or a migration that moves it as small
+ *	pages), and @tail has just become a page of its own, with the same
+ *	pgmap and a NULL zone_device_data that the driver may fill in. Runs
+ *	with interrupts off: it must not sleep. @head is still large while
+ *	this runs, and each of its tails is reported once.
  */
 struct dev_pagemap_ops {
 	void (*page_free)(struct page *page);
 	vm_fault_t (*migrate_to_ram)(struct vm_fault *vmf);
 	int (*memory_failure)(struct dev_pagemap *pgmap, unsigned long pfn,
 			      unsigned long nr_pages, int mf_flags);
+	void (*folio_split)(struct folio *head, struct folio *tail);
 };
 
 /* dev_pagemap.altmap is filled in and must be used for the memmap. */
@@ -160,11 +171,25 @@ static inline unsigned long pgmap_vmemmap_nr(struct dev_pagemap *pgmap)
 	return 1UL << pgmap->vmemmap_shift;
 }
 
+/**
+ * page_pgmap - the dev_pagemap of a ZONE_DEVICE page
+ * @page: a ZONE_DEVICE page, a tail page of a large device folio included
+ *
+ * A tail page keeps its compound_head where other ZONE_DEVICE pages keep
+ * their pgmap; the head of the folio has it for all of them.
+ *
+ * Return: the page's dev_pagemap.
+ */
+static inline struct dev_pagemap *page_pgmap(const struct page *page)
+{
+	return compound_head(page)->pgmap;
+}
+
 static inline bool is_device_private_page(const struct page *page)
 {
 	if (!IS_ENABLED(CONFIG_DEVICE_PRIVATE) || !is_zone_device_page(page))
 		return false;
-	return page->pgmap->type == MEMORY_DEVICE_PRIVATE;
+	return page_pgmap(page)->type == MEMORY_DEVICE_PRIVATE;
 }
 
 static inline bool folio_is_device_private(const struct folio *folio)
@@ -176,14 +201,14 @@ static inline bool is_pci_p2pdma_page(const struct page *page)
 {
 	if (!IS_ENABLED(CONFIG_PCI_P2PDMA) || !is_zone_device_page(page))
 		return false;
-	return page->pgmap->type == MEMORY_DEVICE_PCI_P2PDMA;
+	return page_pgmap(page)->type == MEMORY_DEVICE_PCI_P2PDMA;
 }
 
 static inline bool is_device_coherent_page(const struct page *page)
 {
 	if (!is_zone_device_page(page))
 		return false;
-	return page->pgmap->type == MEMORY_DEVICE_COHERENT;
+	return page_pgmap(page)->type == MEMORY_DEVICE_COHERENT;
 }
 
 static inline bool folio_is_device_coherent(const struct folio *folio)
@@ -193,6 +218,9 @@ static inline bool folio_is_device_coherent(const struct folio *folio)
 
 #ifdef CONFIG_ZONE_DEVICE
 void zone_device_page_init(struct page *page);
+void zone_device_folio_init(struct folio *folio, unsigned int order);
+void zone_device_private_split_cb(struct folio *original_folio,
+				  struct folio *new_folio);
 void *memremap_pages(struct dev_pagemap *pgmap, int nid);
 void memunmap_pages(struct dev_pagemap *pgmap);
 void *devm_memremap_pages(struct device *dev, struct dev_pagemap *pgmap);
@@ -218,6 +246,11 @@ static inline void *devm_memremap_pages(struct device *dev,
 
 static inline void devm_memunmap_pages(struct device *dev,
 				       struct dev_pagemap *pgmap)
+{
+}
+
+static inline void zone_device_private_split_cb(struct folio *original_folio,
+						struct folio *new_folio)
 {
 }
 
