@@ -274,7 +274,7 @@ static int hmm_decode_swap_pte(const struct hmm_range *range, unsigned long in,
 		 * inside its own device fault.  A read-only entry (fork(),
 		 * mprotect(), NUMA balancing) is the owner's to deal with.
 		 */
-		if (page->pgmap->owner == range->dev_private_owner) {
+		if (page_pgmap(page)->owner == range->dev_private_owner) {
 			*out = page_to_pfn(page) | HMM_PFN_VALID;
 			if (is_writable_device_private_entry(entry))
 				*out |= HMM_PFN_WRITE;
@@ -446,6 +446,50 @@ static int hmm_walk_huge_pmd(struct mm_walk *walk, pmd_t *pmdp,
 }
 #endif
 
+/*
+ * A PMD-level entry for a PMD-sized device private folio.  As for its
+ * PTEs, the owner gets it as it is, whatever it asked for, here with the
+ * order of the PMD; anyone else sees nothing there, and a fault request
+ * has the CPU fault path ask the owner to migrate it back.
+ */
+static int hmm_walk_private_pmd(struct mm_walk *walk, pmd_t *pmdp,
+				unsigned long start, unsigned long end)
+{
+	struct hmm_pass *pass = walk->private;
+	struct hmm_range *range = pass->range;
+	unsigned long pfn, flags;
+	spinlock_t *ptl;	/* page table lock of the entry */
+	swp_entry_t entry;
+	struct page *page;
+	pmd_t pmd;
+
+	ptl = pmd_lock(walk->mm, pmdp);
+	pmd = *pmdp;
+	if (!is_pmd_device_private_entry(pmd)) {
+		/* Migrated, split or zapped since we looked: look again. */
+		spin_unlock(ptl);
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
+	entry = pmd_to_swp_entry(pmd);
+	page = pfn_swap_entry_to_page(entry);
+	if (page_pgmap(page)->owner == range->dev_private_owner) {
+		flags = HMM_PFN_VALID | hmm_order_bits(PMD_SHIFT - PAGE_SHIFT);
+		if (is_writable_device_private_entry(entry))
+			flags |= HMM_PFN_WRITE;
+		pfn = page_to_pfn(page) + ((start & ~PMD_MASK) >> PAGE_SHIFT);
+		hmm_fill_pfns(range, start, end, pfn, flags);
+		spin_unlock(ptl);
+		return 0;
+	}
+	spin_unlock(ptl);
+
+	if (hmm_span_need(range, start, end, 0))
+		return hmm_fault_span(walk, start, end, 0, false);
+	hmm_fill(range, start, end, 0);
+	return 0;
+}
+
 static int hmm_walk_pmd(pmd_t *pmdp, unsigned long start, unsigned long end,
 			struct mm_walk *walk)
 {
@@ -468,6 +512,8 @@ static int hmm_walk_pmd(pmd_t *pmdp, unsigned long start, unsigned long end,
 		pass->next = start;
 		return HMM_PASS_AGAIN;
 	}
+	if (is_pmd_device_private_entry(pmd))
+		return hmm_walk_private_pmd(walk, pmdp, start, end);
 	if (!pmd_present(pmd))
 		return hmm_unmirrorable_span(range, start, end);
 
