@@ -1414,6 +1414,189 @@ static void hmm_test_own_readonly_private(struct kunit *test)
 }
 #endif
 
+#if defined(CONFIG_ZONE_DEVICE) && defined(CONFIG_TRANSPARENT_HUGEPAGE) && \
+	defined(CONFIG_ARCH_ENABLE_THP_MIGRATION)
+/* What the core tells the driver of a 2 MiB device folio. */
+static atomic_t hmmt_thp_freed;		/* pages given back */
+static atomic_t hmmt_thp_split;		/* new folios reported */
+static atomic_t hmmt_thp_faults;	/* migrate_to_ram() calls */
+
+static void hmmt_thp_page_free(struct page *page)
+{
+	atomic_add(folio_nr_pages(page_folio(page)), &hmmt_thp_freed);
+}
+
+/* Each new folio of a split gets a mark only the callback leaves. */
+static void hmmt_thp_folio_split(struct folio *head, struct folio *tail)
+{
+	tail->page.zone_device_data = head;
+	atomic_inc(&hmmt_thp_split);
+}
+
+static vm_fault_t hmmt_thp_migrate_to_ram(struct vm_fault *vmf)
+{
+	atomic_inc(&hmmt_thp_faults);
+	return VM_FAULT_SIGBUS;
+}
+
+static const struct dev_pagemap_ops hmmt_thp_ops = {
+	.page_free	= hmmt_thp_page_free,
+	.migrate_to_ram	= hmmt_thp_migrate_to_ram,
+	.folio_split	= hmmt_thp_folio_split,
+};
+
+/*
+ * migrate_vma over [@addr, @addr + @npages) with @flags, the source of
+ * the first entry going to @dpage if given: a 2 MiB folio for a compound
+ * entry, nothing moves otherwise. Nothing is copied: the device pages
+ * have no memory behind them. Returns the first source entry after the
+ * migration, or 0 if migrate_vma_setup() failed.
+ */
+static unsigned long hmmt_thp_migrate(struct hmmt_ctx *ctx, unsigned long addr,
+				      unsigned long npages, unsigned long flags,
+				      struct page *dpage)
+{
+	struct kunit *test = ctx->test;
+	struct migrate_vma args = {
+		.start		= addr,
+		.end		= addr + (npages << PAGE_SHIFT),
+		.pgmap_owner	= ctx,
+		.flags		= flags,
+	};
+	unsigned long first = 0;
+
+	args.src = kunit_kcalloc(test, npages, sizeof(*args.src), GFP_KERNEL);
+	args.dst = kunit_kcalloc(test, npages, sizeof(*args.dst), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, args.src);
+	KUNIT_ASSERT_NOT_NULL(test, args.dst);
+
+	lru_add_drain_all();
+	mmap_read_lock(ctx->mm);
+	args.vma = vma_lookup(ctx->mm, addr);
+	if (args.vma && !migrate_vma_setup(&args)) {
+		if (dpage && (args.src[0] & MIGRATE_PFN_MIGRATE) &&
+		    (args.src[0] & MIGRATE_PFN_COMPOUND)) {
+			zone_device_folio_init((struct folio *)dpage,
+					       HPAGE_PMD_ORDER);
+			args.dst[0] = migrate_pfn(page_to_pfn(dpage)) |
+				      MIGRATE_PFN_COMPOUND;
+		}
+		migrate_vma_pages(&args);
+		migrate_vma_finalize(&args);
+		first = args.src[0];
+	}
+	mmap_read_unlock(ctx->mm);
+	return first;
+}
+
+/*
+ * A THP migrated whole into a 2 MiB device private folio: its owner sees
+ * one PMD-sized mapping of it, anyone else nothing. Unmapping half of it
+ * splits the mapping, not the folio; migrating one of its pages splits
+ * the folio, which the driver hears about once per new folio, and the
+ * pages nobody maps any more go back to the driver one by one. Every pin
+ * on the map is returned: the map's teardown in hmmt_exit() waits for it.
+ */
+static void hmm_test_private_thp(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	const unsigned long nr = HPAGE_PMD_NR, half = nr / 2;
+	unsigned long huge, pfn, i, src, write = HMM_PFN_WRITE;
+	struct hmm_range range;
+	struct hmmt_dev *dev;
+	struct page *head;
+
+	dev = hmmt_dev_add(ctx, MEMORY_DEVICE_PRIVATE, &hmmt_thp_ops);
+	pfn = hmmt_dev_pfn(dev);
+	KUNIT_ASSERT_TRUE(test, IS_ALIGNED(pfn, nr));
+	head = pfn_to_page(pfn);
+	huge = hmmt_setup_thp(ctx, &range);
+	atomic_set(&hmmt_thp_freed, 0);
+	atomic_set(&hmmt_thp_split, 0);
+	atomic_set(&hmmt_thp_faults, 0);
+
+	src = hmmt_thp_migrate(ctx, huge, nr, MIGRATE_VMA_SELECT_SYSTEM |
+			       MIGRATE_VMA_SELECT_COMPOUND, head);
+	KUNIT_ASSERT_TRUE(test, src & MIGRATE_PFN_MIGRATE);
+	KUNIT_ASSERT_TRUE(test, src & MIGRATE_PFN_COMPOUND);
+
+	/* The owner: one device private mapping of the PMD's order. */
+	hmmt_range_init(ctx, &range, huge, nr, 0, 0);
+	range.dev_private_owner = ctx;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	hmmt_expect_thp(test, &range, pfn, HMM_PFN_VALID | HMM_PFN_WRITE);
+	KUNIT_EXPECT_TRUE(test,
+			  is_device_private_page(head + nr - 1) &&
+			  hmm_pfn_to_page(range.hmm_pfns[nr - 1]) == head + nr - 1);
+#ifdef CONFIG_NUMA_BALANCING
+	/*
+	 * NUMA balancing leaves it read-only, and still one mapping (not
+	 * counted as changed: nothing was present).
+	 */
+	hmmt_numa_hint(ctx, huge, nr);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	hmmt_expect_thp(test, &range, pfn, HMM_PFN_VALID);
+	KUNIT_EXPECT_FALSE(test, range.hmm_pfns[0] & HMM_PFN_WRITE);
+	write = 0;
+#endif
+	/* Anyone else: not present, and a snapshot moves nothing. */
+	range.dev_private_owner = NULL;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < nr; i++)
+		if (range.hmm_pfns[i])
+			break;
+	KUNIT_EXPECT_EQ(test, i, nr);
+	KUNIT_EXPECT_EQ(test, atomic_read(&hmmt_thp_faults), 0);
+
+	/* Half unmapped: the rest is mapped by PTEs of the same folio. */
+	KUNIT_ASSERT_EQ(test, hmmt_munmap(ctx, huge, half), 0);
+	hmmt_range_init(ctx, &range, huge + half * PAGE_SIZE, half, 0, 0);
+	range.dev_private_owner = ctx;
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	for (i = 0; i < half; i++) {
+		KUNIT_EXPECT_EQ(test, range.hmm_pfns[i],
+				(pfn + half + i) | HMM_PFN_VALID | write);
+		if (range.hmm_pfns[i] != ((pfn + half + i) | HMM_PFN_VALID | write))
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, folio_order(page_folio(head)),
+			(unsigned int)HPAGE_PMD_ORDER);
+	KUNIT_EXPECT_EQ(test, atomic_read(&hmmt_thp_split), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&hmmt_thp_freed), 0);
+
+	/* Migrating one page (nowhere: nothing moves) splits the folio. */
+	hmmt_thp_migrate(ctx, huge + (half + 10) * PAGE_SIZE, 1,
+			 MIGRATE_VMA_SELECT_DEVICE_PRIVATE, NULL);
+	KUNIT_EXPECT_EQ(test, atomic_read(&hmmt_thp_split), (int)nr - 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&hmmt_thp_freed), (int)half);
+	for (i = half; i < nr; i++) {
+		struct page *page = head + i;
+
+		KUNIT_EXPECT_FALSE(test, PageTail(page));
+		KUNIT_EXPECT_EQ(test, folio_order(page_folio(page)), 0U);
+		KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
+		KUNIT_EXPECT_EQ(test, page_mapcount(page), 1);
+		KUNIT_EXPECT_PTR_EQ(test, page_pgmap(page), &dev->pgmap);
+		KUNIT_EXPECT_PTR_EQ(test, page->zone_device_data, (void *)head);
+		if (PageTail(page) || page_ref_count(page) != 1)
+			break;
+	}
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &range, NULL), 0);
+	KUNIT_EXPECT_EQ(test, range.hmm_pfns[10],
+			(pfn + half + 10) | HMM_PFN_VALID | write);
+
+	/* The rest unmapped: every page is back with the driver. */
+	KUNIT_EXPECT_EQ(test, hmmt_munmap(ctx, huge + half * PAGE_SIZE, half), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&hmmt_thp_freed), (int)nr);
+	KUNIT_EXPECT_EQ(test, atomic_read(&hmmt_thp_faults), 0);
+}
+#else
+static void hmm_test_private_thp(struct kunit *test)
+{
+	kunit_skip(test, "needs ZONE_DEVICE, THP and THP migration");
+}
+#endif
+
 static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE_PARAM(hmm_test_request_flags, hmmt_req_gen_params),
 	KUNIT_CASE(hmm_test_write_breaks_zero_page),
@@ -1430,6 +1613,7 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_protnone_pte),
 	KUNIT_CASE(hmm_test_protnone_pmd),
 	KUNIT_CASE(hmm_test_own_readonly_private),
+	KUNIT_CASE(hmm_test_private_thp),
 	{}
 };
 
