@@ -52,8 +52,13 @@
 /* A private device grows to at most this many chunks (4 GiB). */
 #define DMIRROR_MAX_CHUNKS	16
 
-/* Pages per hmm_range_fault(), migrate_vma_setup() or eviction step. */
+/* Pages per hmm_range_fault() or exclusive access step. */
 #define DMIRROR_BATCH		64
+/*
+ * Pages per migrate_vma_setup() or eviction step: a PMD's worth, so that a
+ * step can move a THP, or a 2 MiB device folio, whole.
+ */
+#define DMIRROR_MIGRATE_PAGES	(PMD_SIZE >> PAGE_SHIFT)
 /* A mirror pass that keeps colliding with invalidations gives up after this. */
 #define DMIRROR_MIRROR_TIMEOUT	msecs_to_jiffies(2000)
 /* HMM_DMIRROR_RELEASE reports -EBUSY when memory stays in use this long. */
@@ -75,15 +80,16 @@ MODULE_PARM_DESC(spm_addr_dev1,
 struct dmirror_device;
 
 /*
- * One range of device memory. Free pages are kept on a per chunk stack
- * linked through page->zone_device_data; a page in use keeps its backing
- * system page there instead (device private memory only).
+ * One range of device memory. @used has a bit set for every page handed
+ * out, alone or as part of a 2 MiB folio. A device private folio in use
+ * keeps its backing system pages, one per page and contiguous, in the
+ * zone_device_data of its head page.
  */
 struct dmirror_chunk {
 	struct dev_pagemap	pagemap;
 	struct dmirror_device	*mdev;
 	struct list_head	node;
-	struct page		*free;
+	unsigned long		*used;
 	unsigned long		nfree;
 };
 
@@ -99,6 +105,8 @@ struct dmirror_device {
 	/* Protects @chunks (the chunks pages may be taken from) and free lists. */
 	spinlock_t		lock;
 	struct list_head	chunks;
+	/* HMM_DMIRROR_FLAG_* bits, set by HMM_DMIRROR_FLAGS. */
+	unsigned long		flags;
 };
 
 /*
@@ -126,10 +134,10 @@ struct dmirror {
 /* Per ioctl work space, too big for the stack. */
 struct dmirror_scratch {
 	unsigned long	pfns[DMIRROR_BATCH];
-	unsigned long	src[DMIRROR_BATCH];
-	unsigned long	dst[DMIRROR_BATCH];
 	struct page	*pages[DMIRROR_BATCH];
 	u8		perm[DMIRROR_BATCH];
+	unsigned long	*src;		/* DMIRROR_MIGRATE_PAGES each */
+	unsigned long	*dst;
 	void		*bounce;	/* one page */
 };
 
@@ -149,13 +157,13 @@ static const struct dev_pagemap_ops dmirror_pagemap_ops;
 
 static struct dmirror_chunk *dmirror_page_chunk(struct page *page)
 {
-	return container_of(page->pgmap, struct dmirror_chunk, pagemap);
+	return container_of(page_pgmap(page), struct dmirror_chunk, pagemap);
 }
 
 static bool dmirror_page_is_ours(struct page *page)
 {
 	return is_zone_device_page(page) &&
-	       page->pgmap->ops == &dmirror_pagemap_ops;
+	       page_pgmap(page)->ops == &dmirror_pagemap_ops;
 }
 
 static bool dmirror_page_is_local(struct dmirror_device *mdev,
@@ -172,26 +180,53 @@ static bool dmirror_page_is_local(struct dmirror_device *mdev,
  */
 static struct page *dmirror_data_page(struct page *page)
 {
+	struct folio *folio;
+
 	if (!is_device_private_page(page))
 		return page;
 	if (!dmirror_page_is_ours(page))
 		return NULL;
-	return page->zone_device_data;
+	folio = page_folio(page);
+	return (struct page *)folio->page.zone_device_data +
+	       (page - &folio->page);
 }
 
+/* Index of @page in its chunk. */
+static unsigned long dmirror_chunk_index(struct dmirror_chunk *chunk,
+					 struct page *page)
+{
+	return page_to_pfn(page) - PHYS_PFN(chunk->pagemap.range.start);
+}
+
+/* The last reference to a page or 2 MiB folio is gone. */
 static void dmirror_page_free(struct page *page)
 {
 	struct dmirror_chunk *chunk = dmirror_page_chunk(page);
 	struct dmirror_device *mdev = chunk->mdev;
+	unsigned long i, nr = folio_nr_pages(page_folio(page));
 
-	if (is_device_private_page(page))
-		__free_page(page->zone_device_data);
+	if (is_device_private_page(page)) {
+		struct page *backing = page->zone_device_data;
+
+		for (i = 0; i < nr; i++)
+			__free_page(backing + i);
+	}
 
 	spin_lock(&mdev->lock);
-	page->zone_device_data = chunk->free;
-	chunk->free = page;
-	chunk->nfree++;
+	bitmap_clear(chunk->used, dmirror_chunk_index(chunk, page), nr);
+	chunk->nfree += nr;
 	spin_unlock(&mdev->lock);
+}
+
+/*
+ * The core splits one of our 2 MiB folios: @tail becomes a page of its
+ * own, backed by its share of the folio's backing pages.
+ */
+static void dmirror_folio_split(struct folio *head, struct folio *tail)
+{
+	struct page *backing = head->page.zone_device_data;
+
+	tail->page.zone_device_data = backing + (&tail->page - &head->page);
 }
 
 static bool dmirror_chunk_idle(struct dmirror_chunk *chunk)
@@ -204,32 +239,48 @@ static bool dmirror_chunk_idle(struct dmirror_chunk *chunk)
 	return idle;
 }
 
-static struct page *dmirror_take_free(struct dmirror_device *mdev)
+/* First free, aligned run of 1 << @order pages of @chunk, or -1. */
+static long dmirror_chunk_find(struct dmirror_chunk *chunk, unsigned int order)
+{
+	unsigned long nr = 1UL << order, idx;
+
+	if (chunk->nfree < nr)
+		return -1;
+	idx = bitmap_find_next_zero_area(chunk->used, DMIRROR_CHUNK_PAGES, 0,
+					 nr, nr - 1);
+	return idx < DMIRROR_CHUNK_PAGES ? idx : -1;
+}
+
+/* Take 1 << @order free pages, naturally aligned: the first, or NULL. */
+static struct page *dmirror_take_free(struct dmirror_device *mdev,
+				      unsigned int order)
 {
 	struct dmirror_chunk *chunk;
 	struct page *page = NULL;
+	long idx;
 
 	spin_lock(&mdev->lock);
 	list_for_each_entry(chunk, &mdev->chunks, node) {
-		if (!chunk->free)
+		idx = dmirror_chunk_find(chunk, order);
+		if (idx < 0)
 			continue;
-		page = chunk->free;
-		chunk->free = page->zone_device_data;
-		chunk->nfree--;
+		bitmap_set(chunk->used, idx, 1UL << order);
+		chunk->nfree -= 1UL << order;
+		page = pfn_to_page(PHYS_PFN(chunk->pagemap.range.start) + idx);
 		break;
 	}
 	spin_unlock(&mdev->lock);
 	return page;
 }
 
-static bool dmirror_has_free(struct dmirror_device *mdev)
+static bool dmirror_has_free(struct dmirror_device *mdev, unsigned int order)
 {
 	struct dmirror_chunk *chunk;
 	bool found = false;
 
 	spin_lock(&mdev->lock);
 	list_for_each_entry(chunk, &mdev->chunks, node) {
-		if (chunk->free) {
+		if (dmirror_chunk_find(chunk, order) >= 0) {
 			found = true;
 			break;
 		}
@@ -274,22 +325,29 @@ static void dmirror_chunk_unplace(struct dmirror_chunk *chunk)
 				   range_len(&chunk->pagemap.range));
 }
 
-/* Give @mdev another chunk of memory unless some is free already. */
-static int dmirror_chunk_add(struct dmirror_device *mdev)
+/*
+ * Give @mdev another chunk of memory unless it has 1 << @order free pages
+ * in a row already.
+ */
+static int dmirror_chunk_add(struct dmirror_device *mdev, unsigned int order)
 {
 	struct dmirror_chunk *chunk;
-	unsigned long i, first;
 	void *addr;
 	int ret = 0;
 
 	mutex_lock(&mdev->chunk_lock);
-	if (dmirror_has_free(mdev))
+	if (dmirror_has_free(mdev, order))
 		goto out;
 
 	chunk = kzalloc(sizeof(*chunk), GFP_KERNEL);
 	if (!chunk) {
 		ret = -ENOMEM;
 		goto out;
+	}
+	chunk->used = bitmap_zalloc(DMIRROR_CHUNK_PAGES, GFP_KERNEL);
+	if (!chunk->used) {
+		ret = -ENOMEM;
+		goto out_free;
 	}
 	ret = dmirror_chunk_place(mdev, chunk);
 	if (ret)
@@ -305,14 +363,7 @@ static int dmirror_chunk_add(struct dmirror_device *mdev)
 		goto out_unplace;
 	}
 
-	/* Stack the pages so that they are handed out in address order. */
-	first = PHYS_PFN(chunk->pagemap.range.start);
-	for (i = DMIRROR_CHUNK_PAGES; i-- > 0; ) {
-		struct page *page = pfn_to_page(first + i);
-
-		page->zone_device_data = chunk->free;
-		chunk->free = page;
-	}
+	/* Pages are handed out first fit, in address order. */
 	chunk->nfree = DMIRROR_CHUNK_PAGES;
 
 	spin_lock(&mdev->lock);
@@ -325,6 +376,7 @@ static int dmirror_chunk_add(struct dmirror_device *mdev)
 out_unplace:
 	dmirror_chunk_unplace(chunk);
 out_free:
+	bitmap_free(chunk->used);
 	kfree(chunk);
 out:
 	mutex_unlock(&mdev->chunk_lock);
@@ -332,98 +384,257 @@ out:
 }
 
 /*
- * A locked, referenced page of @mdev's memory whose data page is ready to be
- * filled, or NULL when the device is out of memory.
+ * Whether the device may allocate a large folio now: not when
+ * HMM_DMIRROR_FLAG_FAIL_ALLOC asks for the next one to fail, which uses
+ * the flag up.
  */
-static struct page *dmirror_page_alloc(struct dmirror_device *mdev)
+static bool dmirror_large_ok(struct dmirror_device *mdev)
 {
+	/* Device private THPs need PMD-level swap entries. */
+	if (!IS_ENABLED(CONFIG_ARCH_ENABLE_THP_MIGRATION))
+		return false;
+	return !test_and_clear_bit(ilog2(HMM_DMIRROR_FLAG_FAIL_ALLOC),
+				   &mdev->flags);
+}
+
+/*
+ * A locked, referenced page (@order 0) or 2 MiB folio (HPAGE_PMD_ORDER,
+ * device private memory only) of @mdev's memory whose data pages are ready
+ * to be filled, or NULL when the device has none to give.
+ */
+static struct page *dmirror_page_alloc(struct dmirror_device *mdev,
+				       unsigned int order)
+{
+	unsigned long i, nr = 1UL << order;
 	struct page *backing = NULL;
 	struct page *page;
 
+	if (order && (mdev->kind != HMM_DMIRROR_MEMORY_DEVICE_PRIVATE ||
+		      !dmirror_large_ok(mdev)))
+		return NULL;
 	if (mdev->kind == HMM_DMIRROR_MEMORY_DEVICE_PRIVATE) {
-		backing = alloc_page(GFP_HIGHUSER | __GFP_NOWARN);
+		/* One system page per device page, each freed on its own. */
+		backing = alloc_pages(GFP_HIGHUSER | __GFP_NOWARN, order);
 		if (!backing)
 			return NULL;
+		if (order)
+			split_page(backing, order);
 	}
 
-	page = dmirror_take_free(mdev);
-	if (!page && !dmirror_chunk_add(mdev))
-		page = dmirror_take_free(mdev);
+	page = dmirror_take_free(mdev, order);
+	if (!page && !dmirror_chunk_add(mdev, order))
+		page = dmirror_take_free(mdev, order);
 	if (!page) {
-		if (backing)
-			__free_page(backing);
+		for (i = 0; backing && i < nr; i++)
+			__free_page(backing + i);
 		return NULL;
 	}
 
+	zone_device_folio_init((struct folio *)page, order);
 	page->zone_device_data = backing;
-	zone_device_page_init(page);
 	return page;
 }
 
 /*
- * Fill dst[] with locked system pages holding a copy of the device pages in
- * src[] that are migrating. With a @vma the pages are allocated for the
- * matching addresses from @start and may fail; without one (eviction) they
- * must not.
+ * A locked THP of system memory for the PMD at @addr of @vma (or anywhere,
+ * without @vma), or NULL when there is none to be had.
  */
-static void dmirror_copy_to_system(unsigned long *src, unsigned long *dst,
+static struct folio *dmirror_sys_large(struct dmirror_device *mdev,
+				       struct vm_area_struct *vma,
+				       unsigned long addr)
+{
+	struct folio *folio;
+
+	if (!dmirror_large_ok(mdev))
+		return NULL;
+	if (vma)
+		folio = vma_alloc_folio(GFP_TRANSHUGE_LIGHT | __GFP_NOWARN,
+					HPAGE_PMD_ORDER, vma, addr, true);
+	else
+		folio = folio_alloc(GFP_TRANSHUGE_LIGHT | __GFP_NOWARN,
+				    HPAGE_PMD_ORDER);
+	if (folio)
+		folio_lock(folio);
+	return folio;
+}
+
+/* Pages an entry of a migration array stands for. */
+static unsigned long dmirror_mpfn_nr(unsigned long mpfn)
+{
+	return (mpfn & MIGRATE_PFN_COMPOUND) ? HPAGE_PMD_NR : 1;
+}
+
+/*
+ * Fill dst[] with locked system pages holding a copy of the device pages in
+ * src[] that are migrating. A 2 MiB device folio goes to a THP, @large if
+ * the caller has one ready, or else to small pages, which makes the core
+ * split it. With a @vma the pages are allocated for the matching addresses
+ * from @start and small ones may fail; without one (eviction) they must
+ * not.
+ */
+static void dmirror_copy_to_system(struct dmirror_device *mdev,
+				   unsigned long *src, unsigned long *dst,
 				   unsigned long npages,
 				   struct vm_area_struct *vma,
-				   unsigned long start)
+				   unsigned long start, struct folio *large)
 {
-	unsigned long i;
+	unsigned long i, j, nr;
 
-	for (i = 0; i < npages; i++) {
+	for (i = 0; i < npages; i += nr) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
+		unsigned long addr = start + (i << PAGE_SHIFT);
 		struct page *data, *dpage;
+		struct folio *folio;
 
-		dst[i] = 0;
+		nr = dmirror_mpfn_nr(src[i]);
+		for (j = 0; j < nr; j++)
+			dst[i + j] = 0;
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		data = dmirror_data_page(spage);
-		if (!data)
+		if (!dmirror_data_page(spage))
 			continue;
 
-		if (vma)
-			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma,
-					       start + (i << PAGE_SHIFT));
-		else
-			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
-		if (!dpage)
-			continue;
+		if (nr > 1) {
+			folio = large ? large : dmirror_sys_large(mdev, vma,
+								   addr);
+			large = NULL;
+			if (folio) {
+				for (j = 0; j < nr; j++)
+					copy_highpage(folio_page(folio, j),
+						      dmirror_data_page(spage + j));
+				dst[i] = migrate_pfn(folio_pfn(folio)) |
+					 MIGRATE_PFN_COMPOUND;
+				continue;
+			}
+		}
 
-		lock_page(dpage);
-		copy_highpage(dpage, data);
-		dst[i] = migrate_pfn(page_to_pfn(dpage));
+		for (j = 0; j < nr; j++) {
+			data = dmirror_data_page(spage + j);
+			if (vma)
+				dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma,
+						       addr + (j << PAGE_SHIFT));
+			else
+				dpage = alloc_page(GFP_HIGHUSER_MOVABLE |
+						   __GFP_NOFAIL);
+			if (!dpage)
+				continue;
+			lock_page(dpage);
+			copy_highpage(dpage, data);
+			dst[i + j] = migrate_pfn(page_to_pfn(dpage));
+		}
+	}
+	/* A THP the caller had ready that found no use. */
+	if (large) {
+		folio_unlock(large);
+		folio_put(large);
 	}
 }
 
-/* Fill dst[] with device pages holding a copy of what src[] migrates. */
+/* Copy @nr source pages from @spage on (NULL: zeroes) into @dpage on. */
+static void dmirror_fill_device(struct page *dpage, struct page *spage,
+				unsigned long nr)
+{
+	unsigned long j;
+
+	for (j = 0; j < nr; j++) {
+		if (spage)
+			copy_highpage(dmirror_data_page(dpage + j), spage + j);
+		else
+			clear_highpage(dmirror_data_page(dpage + j));
+	}
+}
+
+/*
+ * Fill dst[] with device pages holding a copy of what src[] migrates: a
+ * 2 MiB folio for a THP or a PMD-sized hole when the device has one, else
+ * small pages, which makes the core split the source.
+ */
 static void dmirror_copy_to_device(struct dmirror_device *mdev,
 				   struct migrate_vma *args)
 {
-	unsigned long i;
+	unsigned long i, j, nr;
 
-	for (i = 0; i < args->npages; i++) {
+	/* Whatever is left at 0 when the device runs out does not move. */
+	memset(args->dst, 0, args->npages * sizeof(*args->dst));
+	for (i = 0; i < args->npages; i += nr) {
 		struct page *spage = migrate_pfn_to_page(args->src[i]);
 		struct page *dpage;
 
-		args->dst[i] = 0;
+		nr = dmirror_mpfn_nr(args->src[i]);
 		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		if (spage && is_zone_device_page(spage))
 			continue;
 
-		dpage = dmirror_page_alloc(mdev);
-		if (!dpage)
-			break;
 		/* No source page means pte_none or the zero page. */
-		if (spage)
-			copy_highpage(dmirror_data_page(dpage), spage);
-		else
-			clear_highpage(dmirror_data_page(dpage));
-		args->dst[i] = migrate_pfn(page_to_pfn(dpage));
+		if (nr > 1) {
+			dpage = dmirror_page_alloc(mdev, HPAGE_PMD_ORDER);
+			if (dpage) {
+				dmirror_fill_device(dpage, spage, nr);
+				args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+					       MIGRATE_PFN_COMPOUND;
+				continue;
+			}
+		}
+		for (j = 0; j < nr; j++) {
+			dpage = dmirror_page_alloc(mdev, 0);
+			if (!dpage)
+				return;
+			dmirror_fill_device(dpage, spage ? spage + j : NULL, 1);
+			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage));
+		}
 	}
+}
+
+/*
+ * A CPU access to a 2 MiB device folio: bring the whole of it back into a
+ * THP when there is one to be had. Returns false to have the caller move
+ * the page alone instead, which splits the folio.
+ */
+static bool dmirror_fault_large(struct vm_fault *vmf, struct dmirror_device *mdev,
+				vm_fault_t *ret)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long start = ALIGN_DOWN(vmf->address, HPAGE_PMD_SIZE);
+	unsigned long nr = HPAGE_PMD_NR;
+	struct migrate_vma args = {
+		.vma		= vma,
+		.start		= start,
+		.end		= start + HPAGE_PMD_SIZE,
+		.pgmap_owner	= mdev,
+		.flags		= MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
+				  MIGRATE_VMA_SELECT_COMPOUND,
+		.fault_page	= vmf->page,
+	};
+	struct folio *large;
+	unsigned long i;
+
+	if (!folio_test_large(page_folio(vmf->page)) ||
+	    start < vma->vm_start || start + HPAGE_PMD_SIZE > vma->vm_end)
+		return false;
+	large = dmirror_sys_large(mdev, vma, start);
+	if (!large)
+		return false;
+	args.src = kcalloc(nr, sizeof(*args.src), GFP_KERNEL);
+	args.dst = kcalloc(nr, sizeof(*args.dst), GFP_KERNEL);
+	if (!args.src || !args.dst || migrate_vma_setup(&args)) {
+		folio_unlock(large);
+		folio_put(large);
+		*ret = args.src && args.dst ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
+		goto out;
+	}
+	dmirror_copy_to_system(mdev, args.src, args.dst, args.npages, vma,
+			       start, large);
+	*ret = 0;
+	for (i = 0; i < args.npages; i++)
+		if ((args.src[i] & MIGRATE_PFN_MIGRATE) && !args.dst[i])
+			*ret = VM_FAULT_OOM;
+	migrate_vma_pages(&args);
+	migrate_vma_finalize(&args);
+out:
+	kfree(args.src);
+	kfree(args.dst);
+	return true;
 }
 
 static vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf)
@@ -442,10 +653,13 @@ static vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf)
 	};
 	vm_fault_t ret = 0;
 
+	if (dmirror_fault_large(vmf, chunk->mdev, &ret))
+		return ret;
 	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
 
-	dmirror_copy_to_system(&src, &dst, args.npages, args.vma, args.start);
+	dmirror_copy_to_system(chunk->mdev, &src, &dst, args.npages, args.vma,
+			       args.start, NULL);
 	if ((src & MIGRATE_PFN_MIGRATE) && !dst)
 		ret = VM_FAULT_OOM;
 	migrate_vma_pages(&args);
@@ -456,6 +670,7 @@ static vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf)
 static const struct dev_pagemap_ops dmirror_pagemap_ops = {
 	.page_free	= dmirror_page_free,
 	.migrate_to_ram	= dmirror_migrate_to_ram,
+	.folio_split	= dmirror_folio_split,
 };
 
 /* Move every page of @chunk that is in use back to system memory. */
@@ -465,11 +680,13 @@ static void dmirror_chunk_evict(struct dmirror_chunk *chunk,
 	unsigned long pfn = PHYS_PFN(chunk->pagemap.range.start);
 	unsigned long end = PHYS_PFN(chunk->pagemap.range.end) + 1;
 
-	for (; pfn < end; pfn += DMIRROR_BATCH) {
-		unsigned long n = min_t(unsigned long, DMIRROR_BATCH, end - pfn);
+	for (; pfn < end; pfn += DMIRROR_MIGRATE_PAGES) {
+		unsigned long n = min_t(unsigned long, DMIRROR_MIGRATE_PAGES,
+					end - pfn);
 
 		migrate_device_range(s->src, pfn, n);
-		dmirror_copy_to_system(s->src, s->dst, n, NULL, 0);
+		dmirror_copy_to_system(chunk->mdev, s->src, s->dst, n, NULL, 0,
+				       NULL);
 		migrate_device_pages(s->src, s->dst, n);
 		migrate_device_finalize(s->src, s->dst, n);
 		cond_resched();
@@ -526,6 +743,7 @@ static int dmirror_release_memory(struct dmirror_device *mdev,
 			continue;
 		}
 		list_del(&chunk->node);
+		bitmap_free(chunk->used);
 		kfree(chunk);
 		mutex_lock(&mdev->chunk_lock);
 		mdev->nchunks--;
@@ -713,19 +931,25 @@ static long dmirror_vma_migrate(struct dmirror *dm, struct dmirror_scratch *s,
 		args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
 	else
 		args.flags = MIGRATE_VMA_SELECT_DEVICE_COHERENT;
+	/*
+	 * A whole THP, empty PMD or huge zero page goes in as a 2 MiB device
+	 * folio, and such a folio comes back whole, when they can.
+	 */
+	if (dm->mdev->kind == HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
+		args.flags |= MIGRATE_VMA_SELECT_COMPOUND;
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
 	if (to_dev)
 		dmirror_copy_to_device(dm->mdev, &args);
 	else
-		dmirror_copy_to_system(args.src, args.dst, args.npages,
-				       args.vma, args.start);
+		dmirror_copy_to_system(dm->mdev, args.src, args.dst,
+				       args.npages, args.vma, args.start, NULL);
 	migrate_vma_pages(&args);
 	for (i = 0; i < args.npages; i++)
 		if (migrate_pfn_to_page(args.src[i]) &&
 		    (args.src[i] & MIGRATE_PFN_MIGRATE))
-			moved++;
+			moved += dmirror_mpfn_nr(args.src[i]);
 	migrate_vma_finalize(&args);
 	return moved;
 }
@@ -978,7 +1202,8 @@ static int dmirror_snapshot(struct dmirror *dm, struct dmirror_scratch *s,
 
 /*
  * Migrate the command's range to the device or back to system memory, VMA
- * by VMA in steps of at most DMIRROR_BATCH pages. Every VMA must be
+ * by VMA in steps that end on a PMD boundary, so that a step starting on
+ * one can move a THP or a 2 MiB device folio whole. Every VMA must be
  * readable; a hole or an inaccessible VMA is -EINVAL. Going back, the
  * pages moved are counted in @cmd->cpages.
  */
@@ -998,7 +1223,7 @@ static int dmirror_migrate(struct dmirror *dm, struct dmirror_scratch *s,
 			ret = -EINVAL;
 			break;
 		}
-		next = min3(end, vma->vm_end, addr + DMIRROR_BATCH * PAGE_SIZE);
+		next = min3(end, vma->vm_end, ALIGN(addr + 1, PMD_SIZE));
 		moved = dmirror_vma_migrate(dm, s, vma, addr, next, to_dev);
 		if (moved < 0) {
 			ret = moved;
@@ -1165,11 +1390,23 @@ static u64 dmirror_buffer_size(unsigned int op,
 	}
 }
 
+/* HMM_DMIRROR_FLAGS: the new flags are in @npages. */
+static int dmirror_set_flags(struct dmirror_device *mdev, u64 flags)
+{
+	if (flags & ~(u64)HMM_DMIRROR_FLAG_FAIL_ALLOC)
+		return -EINVAL;
+	WRITE_ONCE(mdev->flags, flags);
+	return 0;
+}
+
 static int dmirror_run(struct dmirror *dm, struct dmirror_scratch *s,
 		       unsigned int op, struct hmm_dmirror_cmd *cmd)
 {
 	u64 size;
 	int ret;
+
+	if (op == HMM_DMIRROR_FLAGS)
+		return dmirror_set_flags(dm->mdev, cmd->npages);
 
 	/* RELEASE frees the whole device, but its range is checked all the same. */
 	ret = dmirror_check_range(cmd);
@@ -1214,24 +1451,28 @@ static int dmirror_run(struct dmirror *dm, struct dmirror_scratch *s,
 	return ret;
 }
 
+static void dmirror_scratch_free(struct dmirror_scratch *s)
+{
+	kfree(s->bounce);
+	kfree(s->src);
+	kfree(s->dst);
+	kfree(s);
+}
+
 static struct dmirror_scratch *dmirror_scratch_alloc(gfp_t gfp)
 {
-	struct dmirror_scratch *s = kmalloc(sizeof(*s), gfp);
+	struct dmirror_scratch *s = kzalloc(sizeof(*s), gfp);
 
 	if (!s)
 		return NULL;
 	s->bounce = kmalloc(PAGE_SIZE, gfp);
-	if (!s->bounce) {
-		kfree(s);
+	s->src = kmalloc_array(DMIRROR_MIGRATE_PAGES, sizeof(*s->src), gfp);
+	s->dst = kmalloc_array(DMIRROR_MIGRATE_PAGES, sizeof(*s->dst), gfp);
+	if (!s->bounce || !s->src || !s->dst) {
+		dmirror_scratch_free(s);
 		return NULL;
 	}
 	return s;
-}
-
-static void dmirror_scratch_free(struct dmirror_scratch *s)
-{
-	kfree(s->bounce);
-	kfree(s);
 }
 
 static long dmirror_ioctl(struct file *filp, unsigned int op,
@@ -1252,6 +1493,7 @@ static long dmirror_ioctl(struct file *filp, unsigned int op,
 	case HMM_DMIRROR_EXCLUSIVE:
 	case HMM_DMIRROR_CHECK_EXCLUSIVE:
 	case HMM_DMIRROR_RELEASE:
+	case HMM_DMIRROR_FLAGS:
 		break;
 	default:
 		/* What 6.1's driver answered, and what its users check for. */
@@ -1452,7 +1694,7 @@ static int dmirror_device_create(unsigned int id, unsigned int kind,
 		ret = dmirror_spm_claim(mdev, spm);
 		if (ret)
 			goto err;
-		ret = dmirror_chunk_add(mdev);
+		ret = dmirror_chunk_add(mdev, 0);
 		if (ret) {
 			pr_err("%s: cannot map device memory: %d\n",
 			       dev_name(&mdev->dev), ret);

@@ -11,6 +11,7 @@
 #ifndef _LIB_TEST_HMM_UAPI_H
 #define _LIB_TEST_HMM_UAPI_H
 
+#include <linux/const.h>
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
@@ -47,6 +48,19 @@ struct hmm_dmirror_cmd {
 #define HMM_DMIRROR_CHECK_EXCLUSIVE	_IOWR('H', 0x06, struct hmm_dmirror_cmd)
 /* Return all of the device's memory to the system and release it. */
 #define HMM_DMIRROR_RELEASE		_IOWR('H', 0x07, struct hmm_dmirror_cmd)
+/*
+ * Set the device's test flags (HMM_DMIRROR_FLAG_*) to @npages; @addr and
+ * @ptr are ignored. Unknown flags are refused with EINVAL.
+ */
+#define HMM_DMIRROR_FLAGS		_IOWR('H', 0x08, struct hmm_dmirror_cmd)
+
+/*
+ * The device's next allocation of a large (2 MiB) folio fails, whichever
+ * way it migrates: device memory on the way to the device, system memory
+ * on the way back. The flag is cleared by the allocation it fails, and the
+ * migration falls back to small pages.
+ */
+#define HMM_DMIRROR_FLAG_FAIL_ALLOC	_BITULL(0)	/* 1ULL << 0 */
 
 /*
  * Snapshot codes, one byte per page:

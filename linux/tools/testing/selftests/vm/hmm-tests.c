@@ -1295,7 +1295,7 @@ TEST_F(badarg, unknown_cmd)
 				     .npages = 1 };
 
 	errno = 0;
-	EXPECT_EQ(ioctl(self->fd, _IOWR('H', 0x08, struct hmm_dmirror_cmd), &c), -1);
+	EXPECT_EQ(ioctl(self->fd, _IOWR('H', 0x09, struct hmm_dmirror_cmd), &c), -1);
 	EXPECT_EQ(errno, EINVAL);
 	errno = 0;
 	EXPECT_EQ(ioctl(self->fd, _IOWR('H', 0x7f, struct hmm_dmirror_cmd), &c), -1);
@@ -1714,12 +1714,15 @@ TEST_F(devmem, migrate_many_ranges)
 /* One large migration of 8 MiB. */
 TEST_F(devmem, migrate_large)
 {
-	unsigned long n = DEV_MAX_PAGES;
+	unsigned long n = DEV_MAX_PAGES, i;
 	char *p;
 
 	p = migrated_region(self->fd, n, 51);
 	ASSERT_NE(p, NULL);
 	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	/* With THP=always, the THPs in it may have moved whole. */
+	for (i = 0; i < n; i++)
+		self->snap[i] &= ~HMM_DMIRROR_PROT_PMD;
 	EXPECT_EQ(snap_diff(self->snap, n, local_prot(variant->coherent, true)), -1);
 	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
 	EXPECT_EQ(stamp_diff(self->buf, n * psz, 51), -1);
@@ -3505,6 +3508,810 @@ TEST_F(pthp, migrate_after_mremap_dontunmap)
 {
 	pthp_mremap(_metadata, self->fd, self->snap, variant->coherent,
 		    MREMAP_DONTUNMAP, 914);
+}
+
+/* ---------------------------------------------------------------------- */
+/* 2 MiB device private folios. */
+
+/* Snapshot values of one device private page of this unit. */
+#define SNAP_DEV_RW	(HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | \
+			 HMM_DMIRROR_PROT_WRITE)
+#define SNAP_DEV_PMD	(SNAP_DEV_RW | HMM_DMIRROR_PROT_PMD)
+/* test_hmm reports only the small zero page as HMM_DMIRROR_PROT_ZERO. */
+#define SNAP_ZERO_PMD	(HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_READ)
+
+static int dm_flags(int fd, uint64_t flags)
+{
+	return dm_cmd(fd, HMM_DMIRROR_FLAGS, NULL, NULL, flags, NULL);
+}
+
+/* kB of a /proc/meminfo field, -1 if missing. */
+static long meminfo_kb(const char *field)
+{
+	char line[128];
+	size_t len = strlen(field);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, len) && line[len] == ':') {
+			v = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/*
+ * Like stamp_diff(), for a copy of a stamped range starting at its word
+ * @first.
+ */
+static long stamp_diff_from(const void *p, size_t bytes, uint64_t seed,
+			    size_t first)
+{
+	const uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < bytes / sizeof(*w); i++)
+		if (w[i] != stamp_word(seed, first + i))
+			return i;
+	return -1;
+}
+
+/* Whether /proc/iomem names a resource @name. */
+static bool iomem_has(const char *name)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/proc/iomem", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !!strstr(line, name);
+	fclose(f);
+	return found;
+}
+
+/* Read a whole /proc file; 0 if it could be read to the end. */
+static int read_all(const char *path)
+{
+	char buf[4096];
+	ssize_t r;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -errno;
+	do {
+		r = read(fd, buf, sizeof(buf));
+	} while (r > 0);
+	close(fd);
+	return r < 0 ? -EIO : 0;
+}
+
+/*
+ * 2 MiB device-private folios: a THP, an untouched PMD-sized range and
+ * the huge zero page migrate as one folio and come back as a THP; SNAPSHOT
+ * reports the device-private PMD with HMM_DMIRROR_PROT_PMD. Then what
+ * splits one, and HMM_DMIRROR_FLAG_FAIL_ALLOC, which makes the next large
+ * allocation fail so that migration falls back to small pages.
+ */
+FIXTURE(dthp)
+{
+	int fd;
+	int peer;
+	unsigned char *snap;
+	unsigned char *buf;
+};
+
+FIXTURE_VARIANT(dthp)
+{
+	int unit;
+	int peer;
+};
+
+FIXTURE_VARIANT_ADD(dthp, private)
+{
+	.unit = 0,
+	.peer = 1,
+};
+
+FIXTURE_SETUP(dthp)
+{
+	self->fd = unit_open(variant->unit);
+	ASSERT_GE(self->fd, 0);
+	self->peer = unit_open(variant->peer);
+	ASSERT_GE(self->peer, 0);
+	self->snap = malloc(2 * thp_pages());
+	ASSERT_NE(self->snap, NULL);
+	self->buf = map_anon(2 * PMD_BYTES, PROT_READ | PROT_WRITE);
+	ASSERT_NE(self->buf, NULL);
+}
+
+FIXTURE_TEARDOWN(dthp)
+{
+	dm_flags(self->fd, 0);
+	munmap(self->buf, 2 * PMD_BYTES);
+	free(self->snap);
+	close(self->peer);
+	close(self->fd);
+}
+
+/* A THP of stamped data goes to the device and back, whole both ways. */
+TEST_F(dthp, thp_roundtrip)
+{
+	unsigned long n = thp_pages();
+	struct hmm_dmirror_cmd c;
+	char *p;
+
+	p = thp_region(PMD_BYTES, 921);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_SYS_PMD);
+	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, self->buf, n, &c), 0);
+	EXPECT_EQ(c.cpages, n);
+	EXPECT_EQ(stamp_diff(self->buf, PMD_BYTES, 921), -1);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_DEV_PMD);
+	/* Another owner does not see our device memory. */
+	ASSERT_EQ(dm_snap(self->peer, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, HMM_DMIRROR_PROT_NONE);
+	/* The device maps what it owns and reads it without faulting. */
+	memset(self->buf, 0, PMD_BYTES);
+	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_READ, p, self->buf, n, &c), 0);
+	EXPECT_EQ(c.faults, 0);
+	EXPECT_EQ(stamp_diff(self->buf, PMD_BYTES, 921), -1);
+	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, n, &c), 0);
+	EXPECT_EQ(c.cpages, n);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_SYS_PMD);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 921), -1);
+	munmap(p, PMD_BYTES);
+	EXPECT_EQ(dm_release(self->fd), 0);
+}
+
+/* A window into the middle of a device THP still reports its PMD. */
+TEST_F(dthp, snapshot_window)
+{
+	unsigned long n = thp_pages();
+	char *p;
+
+	p = thp_region(PMD_BYTES, 922);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(dm_snap(self->fd, p + 100 * psz, self->snap, 8), 0);
+	EXPECT_SNAP(self->snap, 0, 8, SNAP_DEV_PMD);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 922), -1);
+	munmap(p, PMD_BYTES);
+}
+
+/* A PMD-sized range never touched becomes one device folio of zeroes. */
+TEST_F(dthp, empty_roundtrip)
+{
+	unsigned long n = thp_pages();
+	char *p;
+
+	p = thp_region(PMD_BYTES, 0);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, HMM_DMIRROR_PROT_NONE);
+	memset(self->buf, 0xa5, PMD_BYTES);
+	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, self->buf,
+			 n, NULL), 0);
+	EXPECT_TRUE(all_bytes(self->buf, PMD_BYTES, 0));
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_DEV_PMD);
+	ASSERT_EQ(dm_to_sys(self->fd, p, n), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_SYS_PMD);
+	EXPECT_TRUE(all_bytes(p, PMD_BYTES, 0));
+	stamp(p, PMD_BYTES, 923);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 923), -1);
+	munmap(p, PMD_BYTES);
+}
+
+/* A PMD of the huge zero page becomes one device folio of zeroes. */
+TEST_F(dthp, zero_roundtrip)
+{
+	unsigned long n = thp_pages();
+	char *p;
+
+	if (read_long("/sys/kernel/mm/transparent_hugepage/use_zero_page") != 1)
+		SKIP(return, "zero_roundtrip: the huge zero page is disabled");
+	p = thp_region(PMD_BYTES, 0);
+	ASSERT_NE(p, NULL);
+	touch_read(p);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_ZERO_PMD);
+	memset(self->buf, 0xa5, PMD_BYTES);
+	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, self->buf,
+			 n, NULL), 0);
+	EXPECT_TRUE(all_bytes(self->buf, PMD_BYTES, 0));
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_DEV_PMD);
+	ASSERT_EQ(dm_to_sys(self->fd, p, n), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_SYS_PMD);
+	EXPECT_TRUE(all_bytes(p, PMD_BYTES, 0));
+	munmap(p, PMD_BYTES);
+}
+
+/*
+ * Device THPs freed by munmap() while on the device go back to the device
+ * whole: afterwards the device can release all of its memory (no page
+ * stays in use), its memory resource is gone and the system memory behind
+ * it is back.
+ */
+TEST_F(dthp, free_on_device)
+{
+	unsigned long n = thp_pages(), k, nthp = 64;
+	long before, after;
+	char *p;
+
+	ASSERT_EQ(dm_release(self->fd), 0);
+	EXPECT_FALSE(iomem_has("hmm_dmirror0"));
+	before = meminfo_kb("MemFree");
+	ASSERT_GT(before, 0);
+	for (k = 0; k < nthp; k++) {
+		p = thp_region(PMD_BYTES, 924 + k);
+		ASSERT_NE(p, NULL);
+		ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+		ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+		EXPECT_SNAP(self->snap, 0, n, SNAP_DEV_PMD);
+		ASSERT_EQ(munmap(p, PMD_BYTES), 0);
+	}
+	EXPECT_TRUE(iomem_has("hmm_dmirror0"));
+	EXPECT_EQ(dm_release(self->fd), 0);
+	EXPECT_FALSE(iomem_has("hmm_dmirror0"));
+	after = meminfo_kb("MemFree");
+	/*
+	 * 64 leaked device THPs would hold 128 MiB of system memory behind
+	 * them; freed pages still on per-CPU lists make MemFree fuzzy.
+	 */
+	EXPECT_GE(after, before - 32768)
+		TH_LOG("MemFree %ld kB before, %ld kB after", before, after);
+}
+
+/* A CPU access to one page brings the whole device THP back as a THP. */
+TEST_F(dthp, cpu_fault_whole)
+{
+	unsigned long n = thp_pages();
+	char *p;
+
+	p = thp_region(PMD_BYTES, 941);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	EXPECT_EQ(page_diff(p, 300, 941), -1);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_SYS_PMD);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 941), -1);
+	munmap(p, PMD_BYTES);
+}
+
+/*
+ * With no THP to give, a CPU access splits the device THP and brings back
+ * the page it touched; the others stay on the device as small pages.
+ */
+TEST_F(dthp, cpu_fault_split)
+{
+	unsigned long n = thp_pages();
+	char *p, *q;
+
+	p = thp_region(PMD_BYTES, 942);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(dm_flags(self->fd, HMM_DMIRROR_FLAG_FAIL_ALLOC), 0);
+	EXPECT_EQ(page_diff(p, 300, 942), -1);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_EQ(self->snap[300], SNAP_SYS_RW);
+	EXPECT_SNAP(self->snap, 0, 300, SNAP_DEV_RW);
+	EXPECT_SNAP(self->snap, 301, n, SNAP_DEV_RW);
+	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
+	EXPECT_EQ(stamp_diff(self->buf, PMD_BYTES, 942), -1);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 942), -1);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_SYS_RW);
+	/* The failure was used up: the next THP goes whole again. */
+	q = thp_region(PMD_BYTES, 943);
+	ASSERT_NE(q, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, q, n), 0);
+	ASSERT_EQ(dm_snap(self->fd, q, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_DEV_PMD);
+	EXPECT_EQ(stamp_diff(q, PMD_BYTES, 943), -1);
+	munmap(q, PMD_BYTES);
+	munmap(p, PMD_BYTES);
+	EXPECT_EQ(dm_release(self->fd), 0);
+}
+
+/* Another owner's device access faults the whole device THP back. */
+TEST_F(dthp, peer_read)
+{
+	unsigned long n = thp_pages();
+	char *p;
+
+	p = thp_region(PMD_BYTES, 944);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(dm_read(self->peer, p, self->buf, n), 0);
+	EXPECT_EQ(stamp_diff(self->buf, PMD_BYTES, 944), -1);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_SYS_PMD);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 944), -1);
+	munmap(p, PMD_BYTES);
+}
+
+/*
+ * A device THP moved by mremap(): to a PMD-aligned address it stays one
+ * PMD-level entry; to any other address it is mapped by PTEs, and CPU
+ * faults and migration then split it.
+ */
+static void dthp_mremap(struct __test_metadata *_metadata, int fd,
+			unsigned char *snap, unsigned char *buf, int extra_flags,
+			bool aligned, uint64_t seed)
+{
+	unsigned long n = thp_pages();
+	char *p, *area, *q, *dst;
+
+	p = thp_region(PMD_BYTES, seed);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(fd, p, n), 0);
+	ASSERT_EQ(dm_snap(fd, p, snap, n), 0);
+	EXPECT_SNAP(snap, 0, n, SNAP_DEV_PMD);
+	area = map_aligned(2 * PMD_BYTES, PMD_BYTES,
+			   MAP_PRIVATE | MAP_ANONYMOUS);
+	ASSERT_NE(area, NULL);
+	dst = aligned ? area : area + 3 * psz;
+	q = mremap(p, PMD_BYTES, PMD_BYTES,
+		   MREMAP_MAYMOVE | MREMAP_FIXED | extra_flags, dst);
+	ASSERT_EQ(q, dst);
+	ASSERT_EQ(dm_snap(fd, q, snap, n), 0);
+	EXPECT_SNAP(snap, 0, n, aligned ? SNAP_DEV_PMD : SNAP_DEV_RW);
+	if (extra_flags & MREMAP_DONTUNMAP) {
+		ASSERT_EQ(dm_snap(fd, p, snap, n), 0);
+		EXPECT_SNAP(snap, 0, n, HMM_DMIRROR_PROT_NONE);
+		EXPECT_TRUE(all_bytes(p, PMD_BYTES, 0));
+	}
+	ASSERT_EQ(dm_read(fd, q, buf, n), 0);
+	EXPECT_EQ(stamp_diff(buf, PMD_BYTES, seed), -1);
+	/* One CPU access, then the rest back by migration. */
+	EXPECT_EQ(page_diff(q, 300, seed), -1);
+	ASSERT_EQ(dm_snap(fd, q, snap, n), 0);
+	if (aligned) {
+		EXPECT_SNAP(snap, 0, n, SNAP_SYS_PMD);
+	} else {
+		EXPECT_EQ(snap[300], SNAP_SYS_RW);
+		EXPECT_SNAP(snap, 0, 300, SNAP_DEV_RW);
+		EXPECT_SNAP(snap, 301, n, SNAP_DEV_RW);
+	}
+	ASSERT_EQ(dm_to_sys(fd, q, n), 0);
+	ASSERT_EQ(dm_snap(fd, q, snap, n), 0);
+	EXPECT_SNAP(snap, 0, n, aligned ? SNAP_SYS_PMD : SNAP_SYS_RW);
+	EXPECT_EQ(stamp_diff(q, PMD_BYTES, seed), -1);
+	munmap(area, 2 * PMD_BYTES);
+	if (extra_flags & MREMAP_DONTUNMAP)
+		munmap(p, PMD_BYTES);
+	EXPECT_EQ(dm_release(fd), 0);
+}
+
+TEST_F(dthp, mremap_aligned)
+{
+	dthp_mremap(_metadata, self->fd, self->snap, self->buf, 0, true, 951);
+}
+
+TEST_F(dthp, mremap_unaligned)
+{
+	dthp_mremap(_metadata, self->fd, self->snap, self->buf, 0, false, 952);
+}
+
+TEST_F(dthp, mremap_unaligned_dontunmap)
+{
+	dthp_mremap(_metadata, self->fd, self->snap, self->buf,
+		    MREMAP_DONTUNMAP, false, 953);
+}
+
+/*
+ * Half of a device THP unmapped: the other half stays on the device,
+ * mapped by PTEs, and faults back page by page; the unmapped half is
+ * freed once the folio is split.
+ */
+TEST_F(dthp, partial_munmap)
+{
+	unsigned long n = thp_pages(), h = n / 2;
+	char *p, *r;
+
+	p = thp_region(PMD_BYTES, 961);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_DEV_PMD);
+	ASSERT_EQ(munmap(p, h * psz), 0);
+	r = p + h * psz;
+	ASSERT_EQ(dm_snap(self->fd, r, self->snap, h), 0);
+	EXPECT_SNAP(self->snap, 0, h, SNAP_DEV_RW);
+	/* The device still reads the remaining half. */
+	ASSERT_EQ(dm_read(self->fd, r, self->buf, h), 0);
+	EXPECT_EQ(stamp_diff_from(self->buf, h * psz, 961, h * psz / 8), -1);
+	EXPECT_EQ(page_diff(p, h + 100, 961), -1);
+	ASSERT_EQ(dm_snap(self->fd, r, self->snap, h), 0);
+	EXPECT_EQ(self->snap[100], SNAP_SYS_RW);
+	EXPECT_SNAP(self->snap, 0, 100, SNAP_DEV_RW);
+	EXPECT_SNAP(self->snap, 101, h, SNAP_DEV_RW);
+	/* A device write to the rest, then everything back by migration. */
+	stamp(self->buf, h * psz, 962);
+	ASSERT_EQ(dm_write(self->fd, r, self->buf, h), 0);
+	ASSERT_EQ(dm_to_sys(self->fd, r, h), 0);
+	ASSERT_EQ(dm_snap(self->fd, r, self->snap, h), 0);
+	EXPECT_SNAP(self->snap, 0, h, SNAP_SYS_RW);
+	EXPECT_EQ(stamp_diff(r, h * psz, 962), -1);
+	munmap(r, h * psz);
+	EXPECT_EQ(dm_release(self->fd), 0);
+}
+
+/*
+ * fork() shares a device THP read-only with the child; a device write in
+ * the parent breaks copy-on-write like a CPU write would, and each side
+ * keeps its own data.
+ */
+TEST_F(dthp, fork_cow)
+{
+	unsigned long n = thp_pages();
+	int go[2];
+	pid_t pid;
+	char *p;
+	char c;
+
+	p = thp_region(PMD_BYTES, 971);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(pipe(go), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		if (stamp_diff(p, PMD_BYTES, 971) != -1)
+			_exit(3);
+		stamp(p, PMD_BYTES, 972);
+		_exit(stamp_diff(p, PMD_BYTES, 972) == -1 ? 0 : 1);
+	}
+	close(go[0]);
+	/* Both now map the device THP read-only. */
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n,
+		    HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | HMM_DMIRROR_PROT_PMD |
+		    HMM_DMIRROR_PROT_READ);
+	stamp(self->buf, PMD_BYTES, 973);
+	ASSERT_EQ(dm_write(self->fd, p, self->buf, n), 0);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 973), -1);
+	ASSERT_EQ(write(go[1], "g", 1), 1);
+	EXPECT_EQ(reap(pid), 0);
+	close(go[1]);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 973), -1);
+	munmap(p, PMD_BYTES);
+	EXPECT_EQ(dm_release(self->fd), 0);
+}
+
+/* The child touches the shared device THP first; the parent then writes. */
+TEST_F(dthp, fork_child_first)
+{
+	unsigned long n = thp_pages();
+	pid_t pid;
+	char *p;
+
+	p = thp_region(PMD_BYTES, 974);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_DEV_PMD);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		if (stamp_diff(p, PMD_BYTES, 974) != -1)
+			_exit(3);
+		stamp(p, PMD_BYTES, 975);
+		_exit(stamp_diff(p, PMD_BYTES, 975) == -1 ? 0 : 1);
+	}
+	EXPECT_EQ(reap(pid), 0);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 974), -1);
+	stamp(p, PMD_BYTES, 976);
+	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
+	EXPECT_EQ(stamp_diff(self->buf, PMD_BYTES, 976), -1);
+	munmap(p, PMD_BYTES);
+	EXPECT_EQ(dm_release(self->fd), 0);
+}
+
+/*
+ * fork() with no THP to give on the way back: the child's first touch
+ * splits the device THP that both processes map, and brings back one
+ * page; each side then has its own data.
+ */
+TEST_F(dthp, fork_no_thp)
+{
+	unsigned long n = thp_pages();
+	pid_t pid;
+	char *p;
+
+	p = thp_region(PMD_BYTES, 977);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(dm_flags(self->fd, HMM_DMIRROR_FLAG_FAIL_ALLOC), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		if (page_diff(p, 300, 977) != -1)
+			_exit(3);
+		if (stamp_diff(p, PMD_BYTES, 977) != -1)
+			_exit(4);
+		stamp(p, PMD_BYTES, 978);
+		_exit(stamp_diff(p, PMD_BYTES, 978) == -1 ? 0 : 1);
+	}
+	EXPECT_EQ(reap(pid), 0);
+	/* The parent's mapping was split with the folio: small pages now. */
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_EQ(self->snap[0] & HMM_DMIRROR_PROT_PMD, 0);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 977), -1);
+	stamp(self->buf, PMD_BYTES, 979);
+	ASSERT_EQ(dm_write(self->fd, p, self->buf, n), 0);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 979), -1);
+	munmap(p, PMD_BYTES);
+	EXPECT_EQ(dm_release(self->fd), 0);
+}
+
+/*
+ * No large device folio for the first of two THPs: it moves as small
+ * pages, the second as a device THP; both come back with their data.
+ */
+TEST_F(dthp, fail_alloc_to_dev)
+{
+	unsigned long n = thp_pages();
+	struct hmm_dmirror_cmd c;
+	char *p;
+
+	p = thp_region(2 * PMD_BYTES, 981);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_flags(self->fd, HMM_DMIRROR_FLAG_FAIL_ALLOC), 0);
+	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, self->buf,
+			 2 * n, &c), 0);
+	EXPECT_EQ(c.cpages, 2 * n);
+	EXPECT_EQ(stamp_diff(self->buf, 2 * PMD_BYTES, 981), -1);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, 2 * n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_DEV_RW);
+	EXPECT_SNAP(self->snap, n, 2 * n, SNAP_DEV_PMD);
+	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, 2 * n, &c), 0);
+	EXPECT_EQ(c.cpages, 2 * n);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, 2 * n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_SYS_RW);
+	EXPECT_SNAP(self->snap, n, 2 * n, SNAP_SYS_PMD);
+	EXPECT_EQ(stamp_diff(p, 2 * PMD_BYTES, 981), -1);
+	munmap(p, 2 * PMD_BYTES);
+	EXPECT_EQ(dm_release(self->fd), 0);
+}
+
+/* No THP on the way back: the device THP comes back as small pages. */
+TEST_F(dthp, fail_alloc_to_sys)
+{
+	unsigned long n = thp_pages();
+	struct hmm_dmirror_cmd c;
+	char *p;
+
+	p = thp_region(PMD_BYTES, 982);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_DEV_PMD);
+	ASSERT_EQ(dm_flags(self->fd, HMM_DMIRROR_FLAG_FAIL_ALLOC), 0);
+	ASSERT_EQ(dm_cmd(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, n, &c), 0);
+	EXPECT_EQ(c.cpages, n);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_SYS_RW);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 982), -1);
+	munmap(p, PMD_BYTES);
+	EXPECT_EQ(dm_release(self->fd), 0);
+}
+
+/* An untouched range with no large device folio: zeroes, small pages. */
+TEST_F(dthp, fail_alloc_empty)
+{
+	unsigned long n = thp_pages();
+	char *p;
+
+	p = thp_region(PMD_BYTES, 0);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_flags(self->fd, HMM_DMIRROR_FLAG_FAIL_ALLOC), 0);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_DEV_RW);
+	EXPECT_TRUE(all_bytes(p, PMD_BYTES, 0));
+	munmap(p, PMD_BYTES);
+	EXPECT_EQ(dm_release(self->fd), 0);
+}
+
+/* RELEASE evicts a device THP that is still mapped: back whole, data kept. */
+TEST_F(dthp, release_live)
+{
+	unsigned long n = thp_pages();
+	char *p;
+
+	p = thp_region(PMD_BYTES, 1001);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(dm_release(self->fd), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_SYS_PMD);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 1001), -1);
+	munmap(p, PMD_BYTES);
+}
+
+/* The same with no THP to evict into: small pages, data kept. */
+TEST_F(dthp, release_live_no_thp)
+{
+	unsigned long n = thp_pages();
+	char *p;
+
+	p = thp_region(PMD_BYTES, 1002);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(dm_flags(self->fd, HMM_DMIRROR_FLAG_FAIL_ALLOC), 0);
+	ASSERT_EQ(dm_release(self->fd), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_SYS_RW);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 1002), -1);
+	munmap(p, PMD_BYTES);
+}
+
+/* A process that exits with device THPs mapped gives them all back. */
+TEST_F(dthp, exit_with_device_thp)
+{
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int fd = unit_open(0);
+		char *p = thp_region(4 * PMD_BYTES, 1003);
+
+		if (fd < 0 || !p)
+			_exit(2);
+		if (dm_to_dev(fd, p, 4 * thp_pages()))
+			_exit(3);
+		_exit(0);
+	}
+	EXPECT_EQ(reap(pid), 0);
+	EXPECT_EQ(dm_release(self->fd), 0);
+	EXPECT_FALSE(iomem_has("hmm_dmirror0"));
+}
+
+/*
+ * mprotect() of a whole device THP keeps its PMD-level entry, read-only;
+ * of one page, it splits it. A device write then moves what it writes
+ * back to system memory, as for a small read-only device page.
+ */
+TEST_F(dthp, mprotect)
+{
+	unsigned long n = thp_pages();
+	char *p;
+
+	p = thp_region(PMD_BYTES, 1004);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(mprotect(p, PMD_BYTES, PROT_READ), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL |
+		    HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_READ);
+	stamp(self->buf, PMD_BYTES, 1005);
+	EXPECT_EQ(dm_write(self->fd, p, self->buf, n), -EPERM);
+	ASSERT_EQ(mprotect(p, PMD_BYTES, PROT_READ | PROT_WRITE), 0);
+	ASSERT_EQ(mprotect(p + 7 * psz, psz, PROT_READ), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_EQ(self->snap[7], HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL |
+		  HMM_DMIRROR_PROT_READ);
+	EXPECT_SNAP(self->snap, 0, 7, HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL |
+		    HMM_DMIRROR_PROT_READ);
+	EXPECT_SNAP(self->snap, 8, n, HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL |
+		    HMM_DMIRROR_PROT_READ);
+	ASSERT_EQ(mprotect(p + 7 * psz, psz, PROT_READ | PROT_WRITE), 0);
+	ASSERT_EQ(dm_write(self->fd, p, self->buf, n), 0);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 1005), -1);
+	munmap(p, PMD_BYTES);
+	EXPECT_EQ(dm_release(self->fd), 0);
+}
+
+/* MADV_DONTNEED of part of a device THP: zeroes there, data elsewhere. */
+TEST_F(dthp, dontneed_part)
+{
+	unsigned long n = thp_pages(), i;
+	char *p;
+
+	p = thp_region(PMD_BYTES, 1006);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(madvise(p + 100 * psz, 50 * psz, MADV_DONTNEED), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, 100, SNAP_DEV_RW);
+	EXPECT_SNAP(self->snap, 100, 150, HMM_DMIRROR_PROT_NONE);
+	EXPECT_SNAP(self->snap, 150, n, SNAP_DEV_RW);
+	for (i = 0; i < n; i++) {
+		if (i >= 100 && i < 150) {
+			EXPECT_TRUE(all_bytes(p + i * psz, psz, 0));
+			continue;
+		}
+		if (page_diff(p, i, 1006) != -1)
+			break;
+	}
+	EXPECT_EQ(i, n);
+	munmap(p, PMD_BYTES);
+	EXPECT_EQ(dm_release(self->fd), 0);
+}
+
+/*
+ * Reclaim and the /proc walkers meet a device THP: MADV_PAGEOUT and
+ * MADV_COLD leave it alone, pagemap reports it as a swap entry, smaps and
+ * numa_maps read past it.
+ */
+TEST_F(dthp, pageout_and_proc)
+{
+	unsigned long n = thp_pages();
+	uint64_t pm;
+	char *p;
+
+	p = thp_region(PMD_BYTES, 1007);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	EXPECT_EQ(madvise(p, PMD_BYTES, MADV_PAGEOUT), 0);
+	EXPECT_EQ(madvise(p, PMD_BYTES, MADV_COLD), 0);
+	EXPECT_EQ(madvise(p, PMD_BYTES, MADV_FREE), 0);
+	pm = pagemap_flags(p + 3 * psz);
+	EXPECT_EQ(pm, PM_SWAP);
+	EXPECT_EQ(read_all("/proc/self/smaps"), 0);
+	EXPECT_EQ(read_all("/proc/self/numa_maps"), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_DEV_PMD);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 1007), -1);
+	munmap(p, PMD_BYTES);
+}
+
+/* get_user_pages() on a device THP brings it back whole first. */
+TEST_F(dthp, gup)
+{
+	unsigned long n = thp_pages();
+	char *p;
+
+	if (!have_gup_test())
+		SKIP(return, "gup: no %s (CONFIG_GUP_TEST, debugfs)", GUP_TEST_PATH);
+	p = thp_region(PMD_BYTES, 1008);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(gup_run(GUP_BASIC_TEST, p + 5 * psz, 2 * psz, 0), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_SYS_PMD);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 1008), -1);
+	munmap(p, PMD_BYTES);
+}
+
+/*
+ * munmap/remap, mprotect and migration of 4 MiB of THPs against device
+ * reads and snapshots, by the unit that migrates and by another owner.
+ */
+TEST_F_TIMEOUT(dthp, race_own, 90)
+{
+	race_run(_metadata, self->fd, self->fd, 2 * thp_pages());
+}
+
+TEST_F_TIMEOUT(dthp, race_peer, 90)
+{
+	race_run(_metadata, self->peer, self->fd, 2 * thp_pages());
+}
+
+/* FLAGS takes the flags in npages and refuses unknown ones. */
+TEST_F(dthp, flags_ioctl)
+{
+	EXPECT_EQ(dm_flags(self->fd, 1ULL << 63), -EINVAL);
+	EXPECT_EQ(dm_flags(self->fd, 2), -EINVAL);
+	EXPECT_EQ(dm_flags(self->fd, HMM_DMIRROR_FLAG_FAIL_ALLOC), 0);
+	EXPECT_EQ(dm_flags(self->fd, 0), 0);
 }
 
 TEST_HARNESS_MAIN
