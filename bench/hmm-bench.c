@@ -33,6 +33,7 @@ static int fd;
 static int failures;
 
 static const unsigned long sizes[] = { 4UL << 20, 64UL << 20, 1UL << 30 };
+static const unsigned long thp_sizes[] = { 4UL << 20, 64UL << 20 };
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static void fail(const char *what, unsigned long size, const char *why)
@@ -215,6 +216,77 @@ out:
 	munmap(p, size);
 }
 
+/*
+ * Row 7 (thp4k) and row 8 (thp2m): THP-backed memory to device-private
+ * memory and back by CPU fault, µs per MiB; 4 KiB device pages (every THP
+ * split on the way) or 2 MiB device folios (THPs moved whole). Fresh THPs
+ * for every repetition, outside the timed windows.
+ */
+static void bench_migrate_thp(unsigned long size, int whole)
+{
+	double to[REPS + 1], back[REPS + 1], sum[REPS + 1];
+	const char *row = whole ? "thp2m" : "thp4k";
+	unsigned long npages = size / PAGE;
+	double mib = (double)size / (1 << 20);
+	struct hmm_bench_req req;
+	char name[32], *raw, *p;
+	int r;
+
+	for (r = 0; r <= REPS; r++) {
+		raw = map(size + HUGE, MADV_HUGEPAGE);
+		if (!raw)
+			return fail(row, size, "mmap");
+		p = (char *)(((uintptr_t)raw + HUGE - 1) & ~(HUGE - 1));
+		fill(p, size);
+		memset(&req, 0, sizeof(req));
+		req.addr = (uintptr_t)p;
+		req.npages = npages;
+		if (req_ioctl(HMM_BENCH_SNAPSHOT, &req) || req.count2 != npages) {
+			fail(row, size, "range not PMD-mapped");
+			goto out;
+		}
+		memset(&req, 0, sizeof(req));
+		req.addr = (uintptr_t)p;
+		req.npages = npages;
+		req.flags = whole ? HMM_BENCH_THP : 0;
+		if (req_ioctl(HMM_BENCH_MIGRATE, &req)) {
+			if (whole && errno == EOPNOTSUPP) {
+				printf("HMM-BENCH-NA %s %lu no device THPs in this kernel\n",
+				       row, size);
+				munmap(raw, size + HUGE);
+				return;
+			}
+			fail(row, size, strerror(errno));
+			goto out;
+		}
+		if (req.count != npages || req.count2 != npages ||
+		    (whole && req.iters != npages)) {
+			printf("HMM-BENCH-NOTE %s %lu: %llu to device (%llu in 2 MiB folios), %llu back of %lu\n",
+			       row, size, (unsigned long long)req.count,
+			       (unsigned long long)req.iters,
+			       (unsigned long long)req.count2, npages);
+			fail(row, size, "not every page moved as asked");
+			goto out;
+		}
+		if (check_fill(p, size)) {
+			fail(row, size, "data changed on the round trip");
+			goto out;
+		}
+		to[r] = req.ns / 1000.0 / mib;
+		back[r] = req.ns2 / 1000.0 / mib;
+		sum[r] = to[r] + back[r];
+		munmap(raw, size + HUGE);
+	}
+	snprintf(name, sizeof(name), "%s_to", row);
+	emit(name, size, "us/MiB", to, REPS + 1);
+	snprintf(name, sizeof(name), "%s_back", row);
+	emit(name, size, "us/MiB", back, REPS + 1);
+	emit(row, size, "us/MiB", sum, REPS + 1);
+	return;
+out:
+	munmap(raw, size + HUGE);
+}
+
 static double now_ns(void)
 {
 	struct timespec ts;
@@ -370,6 +442,13 @@ int main(int argc, char **argv)
 		bench_fault(sizes[i]);
 		if (sizes[i] <= dmem)
 			bench_migrate(sizes[i]);
+	}
+	/* The module keeps 64 MiB of 2 MiB device folios. */
+	for (i = 0; i < ARRAY_SIZE(thp_sizes); i++) {
+		if (thp_sizes[i] > dmem)
+			continue;
+		bench_migrate_thp(thp_sizes[i], 0);
+		bench_migrate_thp(thp_sizes[i], 1);
 	}
 	bench_invalidate(10);
 	bench_invalidate(1000);

@@ -9,7 +9,9 @@
  *
  * The module owns a small pool of device-private memory (struct pages from
  * memremap_pages(), the data of each device page kept in a system page), so
- * migration to a device and back is timed without any other driver.
+ * migration to a device and back is timed without any other driver. Where
+ * the kernel can move THPs whole (MIGRATE_VMA_SELECT_COMPOUND), a second
+ * pool hands out 2 MiB device-private folios.
  */
 #include <linux/highmem.h>
 #include <linux/hmm.h>
@@ -35,6 +37,13 @@ MODULE_PARM_DESC(dmem_mib, "device-private memory to create, in MiB (default 64)
 #define BENCH_MAX_NOTIFIERS	1000000UL
 #define BENCH_MAX_ITERS		1000000000ULL
 #define BENCH_MIGRATE_BATCH	512UL
+
+#ifdef MIGRATE_PFN_COMPOUND
+#define BENCH_HAVE_THP
+static unsigned int dmem_thp_mib = 64;
+module_param(dmem_thp_mib, uint, 0444);
+MODULE_PARM_DESC(dmem_thp_mib, "device-private memory in 2 MiB folios, in MiB (default 64)");
+#endif
 
 /* Device-private memory: struct pages only, the data lives in @backing. */
 struct bench_dmem {
@@ -164,8 +173,45 @@ out:
 	return ret;
 }
 
+#ifdef BENCH_HAVE_THP
+/*
+ * 2 MiB device-private folios, each backed by 512 contiguous system pages.
+ * A folio the core splits comes back page by page: a block is free again
+ * once all 512 of its pages are.
+ */
+struct bench_thp {
+	struct dev_pagemap pgmap;
+	struct resource *res;
+	struct page **backing;	/* per block: an order-9 block of system pages */
+	unsigned long nblocks;
+	spinlock_t lock;	/* protects @free and @nfree */
+	unsigned long *free;	/* stack of free block numbers */
+	unsigned long nfree;
+	atomic_t *freed;	/* pages of each block given back so far */
+};
+
+static struct bench_thp thp;
+
+static bool bench_is_thp_page(struct page *page)
+{
+	return thp.nblocks && page_pgmap(page) == &thp.pgmap;
+}
+
+static unsigned long bench_thp_index(struct page *page)
+{
+	return page_to_pfn(page) - PHYS_PFN(thp.pgmap.range.start);
+}
+#endif
+
 static struct page *bench_backing(struct page *dpage)
 {
+#ifdef BENCH_HAVE_THP
+	if (bench_is_thp_page(dpage)) {
+		unsigned long idx = bench_thp_index(dpage);
+
+		return thp.backing[idx / HPAGE_PMD_NR] + idx % HPAGE_PMD_NR;
+	}
+#endif
 	return dmem.backing[page_to_pfn(dpage) - PHYS_PFN(dmem.pgmap.range.start)];
 }
 
@@ -237,6 +283,203 @@ static const struct dev_pagemap_ops bench_pgmap_ops = {
 	.migrate_to_ram = bench_migrate_to_ram,
 };
 
+#ifdef BENCH_HAVE_THP
+/* A locked 2 MiB device-private folio, or NULL when the pool is empty. */
+static struct page *bench_thp_alloc(void)
+{
+	unsigned long block;
+	struct page *page;
+
+	spin_lock(&thp.lock);
+	if (!thp.nfree) {
+		spin_unlock(&thp.lock);
+		return NULL;
+	}
+	block = thp.free[--thp.nfree];
+	spin_unlock(&thp.lock);
+	page = pfn_to_page(PHYS_PFN(thp.pgmap.range.start) + block * HPAGE_PMD_NR);
+	zone_device_folio_init((struct folio *)page, HPAGE_PMD_ORDER);
+	return page;
+}
+
+static void bench_thp_page_free(struct page *page)
+{
+	unsigned long block = bench_thp_index(page) / HPAGE_PMD_NR;
+
+	if (atomic_add_return(folio_nr_pages(page_folio(page)),
+			      &thp.freed[block]) < HPAGE_PMD_NR)
+		return;
+	atomic_set(&thp.freed[block], 0);
+	spin_lock(&thp.lock);
+	thp.free[thp.nfree++] = block;
+	spin_unlock(&thp.lock);
+}
+
+/*
+ * Fills dst[] for a migration back to system memory: a THP for a 2 MiB
+ * device folio when one is to be had, small pages otherwise (the core then
+ * splits the folio). Without @vma (eviction) small pages must not fail.
+ */
+static void bench_thp_copy_back(struct vm_area_struct *vma, unsigned long start,
+				unsigned long *src, unsigned long *dst,
+				unsigned long npages)
+{
+	unsigned long i, j, nr;
+
+	for (i = 0; i < npages; i += nr) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+		unsigned long addr = start + (i << PAGE_SHIFT);
+		struct folio *folio = NULL;
+		struct page *dpage;
+
+		nr = (src[i] & MIGRATE_PFN_COMPOUND) ? HPAGE_PMD_NR : 1;
+		for (j = 0; j < nr; j++)
+			dst[i + j] = 0;
+		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (nr > 1)
+			folio = vma ? vma_alloc_folio(GFP_TRANSHUGE_LIGHT | __GFP_NOWARN,
+						      HPAGE_PMD_ORDER, vma, addr, true) :
+				      folio_alloc(GFP_TRANSHUGE_LIGHT | __GFP_NOWARN,
+						  HPAGE_PMD_ORDER);
+		if (folio) {
+			folio_lock(folio);
+			for (j = 0; j < nr; j++)
+				copy_highpage(folio_page(folio, j),
+					      bench_backing(spage + j));
+			dst[i] = migrate_pfn(folio_pfn(folio)) | MIGRATE_PFN_COMPOUND;
+			continue;
+		}
+		for (j = 0; j < nr; j++) {
+			dpage = vma ? alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma,
+						     addr + (j << PAGE_SHIFT)) :
+				      alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
+			if (!dpage)
+				continue;
+			lock_page(dpage);
+			copy_highpage(dpage, bench_backing(spage + j));
+			dst[i + j] = migrate_pfn(page_to_pfn(dpage));
+		}
+	}
+}
+
+/* A CPU fault on a 2 MiB device folio brings the whole PMD back. */
+static vm_fault_t bench_thp_migrate_to_ram(struct vm_fault *vmf)
+{
+	unsigned long start = ALIGN_DOWN(vmf->address, HPAGE_PMD_SIZE), i;
+	struct migrate_vma args = {
+		.vma = vmf->vma,
+		.start = start,
+		.end = start + HPAGE_PMD_SIZE,
+		.pgmap_owner = &dmem,
+		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE | MIGRATE_VMA_SELECT_COMPOUND,
+		.fault_page = vmf->page,
+	};
+	vm_fault_t ret = 0;
+
+	/* A page of a folio split earlier: move just that page. */
+	if (start < vmf->vma->vm_start || args.end > vmf->vma->vm_end ||
+	    !folio_test_large(page_folio(vmf->page))) {
+		args.start = vmf->address & PAGE_MASK;
+		args.end = args.start + PAGE_SIZE;
+		args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+	}
+	args.src = kcalloc(HPAGE_PMD_NR, sizeof(*args.src), GFP_KERNEL);
+	args.dst = kcalloc(HPAGE_PMD_NR, sizeof(*args.dst), GFP_KERNEL);
+	if (!args.src || !args.dst) {
+		ret = VM_FAULT_OOM;
+		goto out;
+	}
+	if (migrate_vma_setup(&args)) {
+		ret = VM_FAULT_SIGBUS;
+		goto out;
+	}
+	bench_thp_copy_back(args.vma, args.start, args.src, args.dst, args.npages);
+	migrate_vma_pages(&args);
+	for (i = 0; i < args.npages; i++)
+		if (args.dst[i] && (args.src[i] & MIGRATE_PFN_MIGRATE))
+			atomic_long_add((args.src[i] & MIGRATE_PFN_COMPOUND) ?
+					HPAGE_PMD_NR : 1, &dmem.to_ram);
+	migrate_vma_finalize(&args);
+out:
+	kfree(args.src);
+	kfree(args.dst);
+	return ret;
+}
+
+static const struct dev_pagemap_ops bench_thp_ops = {
+	.page_free = bench_thp_page_free,
+	.migrate_to_ram = bench_thp_migrate_to_ram,
+};
+
+/*
+ * Migrates [start, end) of @vma, THPs whole into 2 MiB device folios
+ * (small device pages when the pool is empty); returns the pages moved,
+ * and in @large those moved in 2 MiB folios.
+ */
+static unsigned long bench_migrate_batch_thp(struct vm_area_struct *vma,
+					     unsigned long start, unsigned long end,
+					     unsigned long *src, unsigned long *dst,
+					     unsigned long *large)
+{
+	struct migrate_vma args = {
+		.vma = vma,
+		.start = start,
+		.end = end,
+		.src = src,
+		.dst = dst,
+		.pgmap_owner = &dmem,
+		.flags = MIGRATE_VMA_SELECT_SYSTEM | MIGRATE_VMA_SELECT_COMPOUND,
+	};
+	unsigned long i, j, nr, moved = 0;
+
+	if (migrate_vma_setup(&args))
+		return 0;
+	for (i = 0; i < args.npages; i += nr) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+		struct page *dpage;
+
+		nr = (src[i] & MIGRATE_PFN_COMPOUND) ? HPAGE_PMD_NR : 1;
+		for (j = 0; j < nr; j++)
+			dst[i + j] = 0;
+		if (!(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		dpage = nr > 1 ? bench_thp_alloc() : NULL;
+		if (dpage) {
+			for (j = 0; j < nr; j++) {
+				if (spage)
+					copy_highpage(bench_backing(dpage + j), spage + j);
+				else
+					clear_highpage(bench_backing(dpage + j));
+			}
+			dst[i] = migrate_pfn(page_to_pfn(dpage)) | MIGRATE_PFN_COMPOUND;
+			continue;
+		}
+		for (j = 0; j < nr; j++) {
+			dpage = bench_dmem_alloc();
+			if (!dpage)
+				break;
+			if (spage)
+				copy_highpage(bench_backing(dpage), spage + j);
+			else
+				clear_highpage(bench_backing(dpage));
+			dst[i + j] = migrate_pfn(page_to_pfn(dpage));
+		}
+	}
+	migrate_vma_pages(&args);
+	for (i = 0; i < args.npages; i++) {
+		if (!dst[i] || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		nr = (src[i] & MIGRATE_PFN_COMPOUND) ? HPAGE_PMD_NR : 1;
+		moved += nr;
+		if (nr > 1)
+			*large += nr;
+	}
+	migrate_vma_finalize(&args);
+	return moved;
+}
+#endif
+
 /* Migrates [start, end) of @vma to device pages; returns the pages moved. */
 static unsigned long bench_migrate_batch(struct vm_area_struct *vma,
 					 unsigned long start, unsigned long end,
@@ -300,8 +543,13 @@ static int bench_migrate(struct hmm_bench_req *req)
 	ktime_t t0;
 	int ret = 0;
 
-	if (!end || (req->flags & ~HMM_BENCH_ONE_WAY) || req->npages > dmem.npages)
+	if (!end || (req->flags & ~(HMM_BENCH_ONE_WAY | HMM_BENCH_THP)) ||
+	    req->npages > dmem.npages)
 		return -EINVAL;
+#ifndef BENCH_HAVE_THP
+	if (req->flags & HMM_BENCH_THP)
+		return -EOPNOTSUPP;
+#endif
 	src = kcalloc(BENCH_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
 	dst = kcalloc(BENCH_MIGRATE_BATCH, sizeof(*dst), GFP_KERNEL);
 	if (!src || !dst) {
@@ -317,11 +565,23 @@ static int bench_migrate(struct hmm_bench_req *req)
 		goto out;
 	}
 	req->count = 0;
+	req->iters = 0;
 	t0 = ktime_get();
-	for (addr = start; addr < end; addr += BENCH_MIGRATE_BATCH << PAGE_SHIFT)
-		req->count += bench_migrate_batch(vma, addr,
-				min(end, addr + (BENCH_MIGRATE_BATCH << PAGE_SHIFT)),
-				src, dst);
+	for (addr = start; addr < end; addr += BENCH_MIGRATE_BATCH << PAGE_SHIFT) {
+		unsigned long next = min(end, addr + (BENCH_MIGRATE_BATCH << PAGE_SHIFT));
+
+#ifdef BENCH_HAVE_THP
+		if (req->flags & HMM_BENCH_THP) {
+			unsigned long large = 0;
+
+			req->count += bench_migrate_batch_thp(vma, addr, next,
+							      src, dst, &large);
+			req->iters += large;
+			continue;
+		}
+#endif
+		req->count += bench_migrate_batch(vma, addr, next, src, dst);
+	}
 	req->ns = bench_ns_since(t0);
 	mmap_read_unlock(mm);
 	if (req->flags & HMM_BENCH_ONE_WAY)
@@ -598,6 +858,107 @@ free_backing:
 	return ret;
 }
 
+#ifdef BENCH_HAVE_THP
+static void bench_thp_backing_free(void)
+{
+	unsigned long i;
+
+	for (i = 0; thp.backing && i < thp.nblocks; i++)
+		if (thp.backing[i])
+			__free_pages(thp.backing[i], HPAGE_PMD_ORDER);
+	kvfree(thp.backing);
+	kvfree(thp.free);
+	kvfree(thp.freed);
+	thp.backing = NULL;
+	thp.free = NULL;
+	thp.freed = NULL;
+}
+
+static int bench_thp_create(void)
+{
+	unsigned long size = (unsigned long)dmem_thp_mib << 20, i;
+	void *ptr;
+	int ret = -ENOMEM;
+
+	if (!dmem_thp_mib)
+		return 0;
+	if (dmem_thp_mib > 4096 || !IS_ALIGNED(size, HPAGE_PMD_SIZE))
+		return -EINVAL;
+	spin_lock_init(&thp.lock);
+	thp.nblocks = size / HPAGE_PMD_SIZE;
+	thp.backing = kvcalloc(thp.nblocks, sizeof(*thp.backing), GFP_KERNEL);
+	thp.free = kvcalloc(thp.nblocks, sizeof(*thp.free), GFP_KERNEL);
+	thp.freed = kvcalloc(thp.nblocks, sizeof(*thp.freed), GFP_KERNEL);
+	if (!thp.backing || !thp.free || !thp.freed)
+		goto free;
+	for (i = 0; i < thp.nblocks; i++) {
+		thp.backing[i] = alloc_pages(GFP_HIGHUSER | __GFP_NOWARN,
+					     HPAGE_PMD_ORDER);
+		if (!thp.backing[i])
+			goto free;
+	}
+	/* lowest block first out */
+	for (i = 0; i < thp.nblocks; i++)
+		thp.free[i] = thp.nblocks - 1 - i;
+	thp.nfree = thp.nblocks;
+
+	thp.res = request_free_mem_region(&iomem_resource, size, "hmm_bench");
+	if (IS_ERR(thp.res)) {
+		ret = PTR_ERR(thp.res);
+		goto free;
+	}
+	thp.pgmap.type = MEMORY_DEVICE_PRIVATE;
+	thp.pgmap.range.start = thp.res->start;
+	thp.pgmap.range.end = thp.res->end;
+	thp.pgmap.nr_range = 1;
+	thp.pgmap.ops = &bench_thp_ops;
+	thp.pgmap.owner = &dmem;
+	ptr = memremap_pages(&thp.pgmap, numa_node_id());
+	if (IS_ERR(ptr)) {
+		ret = PTR_ERR(ptr);
+		release_mem_region(thp.res->start, resource_size(thp.res));
+		goto free;
+	}
+	return 0;
+free:
+	bench_thp_backing_free();
+	thp.nblocks = 0;
+	/* The THP benchmark then reports what is missing; the rest runs. */
+	pr_warn("hmm_bench: no 2 MiB device folios: %d\n", ret);
+	return 0;
+}
+
+/* Brings back every 2 MiB folio still in use, then drops the pool. */
+static void bench_thp_destroy(void)
+{
+	unsigned long n = thp.nblocks * HPAGE_PMD_NR, *src, *dst;
+
+	if (!thp.nblocks)
+		return;
+	src = kvcalloc(n, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
+	dst = kvcalloc(n, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
+	migrate_device_range(src, PHYS_PFN(thp.pgmap.range.start), n);
+	bench_thp_copy_back(NULL, 0, src, dst, n);
+	migrate_device_pages(src, dst, n);
+	migrate_device_finalize(src, dst, n);
+	kvfree(dst);
+	kvfree(src);
+	memunmap_pages(&thp.pgmap);
+	release_mem_region(thp.res->start, resource_size(thp.res));
+	bench_thp_backing_free();
+	thp.nblocks = 0;
+}
+#else
+static int bench_thp_create(void)
+{
+	return 0;
+}
+
+static void bench_thp_destroy(void)
+{
+}
+#endif
+
 /* Brings back to system memory every device page still in use. */
 static void bench_dmem_evict(void)
 {
@@ -638,15 +999,23 @@ static int __init bench_init(void)
 	ret = bench_dmem_create();
 	if (ret)
 		return ret;
-	ret = misc_register(&bench_misc);
-	if (ret)
+	ret = bench_thp_create();
+	if (ret) {
 		bench_dmem_destroy();
+		return ret;
+	}
+	ret = misc_register(&bench_misc);
+	if (ret) {
+		bench_thp_destroy();
+		bench_dmem_destroy();
+	}
 	return ret;
 }
 
 static void __exit bench_exit(void)
 {
 	misc_deregister(&bench_misc);
+	bench_thp_destroy();
 	bench_dmem_destroy();
 }
 

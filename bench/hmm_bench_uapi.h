@@ -14,13 +14,20 @@
 #define HMM_BENCH_FAULT_WRITE	_BITULL(0)
 /* migration: leave the pages in device memory (no way back, ns2 is 0) */
 #define HMM_BENCH_ONE_WAY	_BITULL(1)
+/*
+ * migration: move PMD-mapped THPs whole, into 2 MiB device-private folios
+ * and back into THPs (MIGRATE_VMA_SELECT_COMPOUND); a kernel without it
+ * fails the request with EOPNOTSUPP
+ */
+#define HMM_BENCH_THP		_BITULL(2)
 
 /**
  * struct hmm_bench_req - one benchmark request
  * @addr:	start of the user range (page aligned)
  * @npages:	pages in the range, or elements of the memory pass
  * @flags:	HMM_BENCH_* flags
- * @iters:	iterations (SEQ) or notifiers to insert (NOTIFIERS)
+ * @iters:	iterations (SEQ) or notifiers to insert (NOTIFIERS); out, for
+ *		a migration with HMM_BENCH_THP: pages moved in 2 MiB folios
  * @ns:		out: time of the operation (migration: to the device)
  * @ns2:	out: migration only: time of the way back
  * @count:	out: pages valid in the snapshot, or migrated to the device

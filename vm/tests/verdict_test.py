@@ -219,8 +219,11 @@ class Report(unittest.TestCase):
         for name in ('bench-ours.log', 'bench-base.log'):
             res, bad = self.parse(name)
             self.assertEqual(bad, [])
+            # the base kernel has no device THPs: HMM-BENCH-NA for rows 8
             self.assertEqual(sorted(res), sorted((k, z) for k, _, sizes in report.ROWS
-                                                 for z in sizes))
+                                                 for z in sizes
+                                                 if name == 'bench-ours.log' or
+                                                 not k.startswith('thp2m')))
             # five repetitions per row, the warm-up left out
             self.assertTrue(all(len(v) == 5 for _, v in res.values()), name)
 
