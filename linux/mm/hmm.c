@@ -631,7 +631,8 @@ static const struct mm_walk_ops hmm_walk_ops = {
  * @range->pfn_flags_mask, plus @range->default_flags) asks for more than
  * the CPU mapping grants are faulted in first.  The exception is device
  * private memory of @range->dev_private_owner, which is always reported
- * as it is, read-only or not: its owner decides what to do with it.
+ * as it is, read-only or not (a PMD-sized device private folio mapped by
+ * its PMD with the PMD's order): its owner decides what to do with it.
  *
  * The caller holds the mmap lock of @range->notifier->mm for read and
  * took @range->notifier_seq from mmu_interval_read_begin().  The result is
