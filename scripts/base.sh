@@ -8,6 +8,8 @@ take_lock
 need_packages linux-source-6.1 build-essential bc flex bison libelf-dev \
 	libssl-dev cpio kmod rsync busybox-static qemu-system-x86 sparse python3 \
 	python3-docutils
+# what the guest's clients suite runs (vm/jobs/clients.sh, vm/mkinitramfs.sh)
+need_packages ndctl daxctl e2fsprogs
 
 if [ ! -f "$BASE/.extracted" ]; then
 	[ -f "$TARBALL" ] || die "no $TARBALL"

@@ -17,6 +17,9 @@ timeout=${HMM_VM_TIMEOUT:-1200}
 kernel=${HMM_KERNEL:-$OBJ/arch/x86/boot/bzImage}
 initrd=${HMM_INITRD:-$BUILD/initramfs.cpio.gz}
 [ -f "$kernel" ] && [ -f "$initrd" ] || die "build first: no $kernel or $initrd"
+# The NVMe controller's disk (machine.sh): sparse, empty at every boot.
+rm -f "$MACHINE_NVME_IMG"
+truncate -s "${MACHINE_NVME_MIB}M" "$MACHINE_NVME_IMG"
 
 # The KUnit suites are built in; only `make test` runs them.
 kunit=0

@@ -49,6 +49,31 @@ no_timer_check
 memmap=${MACHINE_SPM_MIB}M\$$MACHINE_SPM_ADDR
 "
 
+# --- the clients suite's devices (vm/jobs/clients.sh): the in-kernel users
+# of memremap_pages() need hardware QEMU emulates. An NVDIMM with a label
+# area (the guest carves fsdax and devdax namespaces out of it with ndctl);
+# it sits in the hotplug area above RAM, at 5 GiB with 4 GiB of RAM, 1 GiB
+# aligned so that a devdax namespace can have 1 GiB pages. Its memory is
+# the host's RAM, used only where the guest writes. An NVMe controller with
+# a controller memory buffer, which the nvme driver registers as p2pdma
+# memory and puts its submission queues in; its disk is a sparse file
+# vm/boot.sh makes afresh for every boot (its path is only used on the host).
+MACHINE_NVDIMM_MIB=3072
+MACHINE_NVME_MIB=256
+MACHINE_NVME_CMB_MIB=64
+MACHINE_NVME_IMG=${BUILD:-/tmp}/nvme.img
+MACHINE_QEMU="$MACHINE_QEMU
+-machine pc,nvdimm=on
+-m slots=1,maxmem=$((MACHINE_MEM_GIB + MACHINE_NVDIMM_MIB / 1024 + 1))G
+-object memory-backend-ram,id=nvmem0,size=${MACHINE_NVDIMM_MIB}M
+-device nvdimm,memdev=nvmem0,id=nvdimm0,label-size=128K
+-blockdev driver=file,node-name=nvm,filename=$MACHINE_NVME_IMG
+-device nvme,serial=hmm,drive=nvm,cmb_size_mb=$MACHINE_NVME_CMB_MIB
+"
+MACHINE_KERNEL_PARAMS="$MACHINE_KERNEL_PARAMS
+nvme.use_cmb_sqes=1
+"
+
 # --- the test driver. Devices 0 and 1 are device-private (their memory
 # is free physical address space test_hmm finds itself); devices 2 and 3
 # are device-coherent, each on 256 MiB (the driver's chunk size) of the
