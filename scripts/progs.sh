@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build the guest's test programs, statically, from the assembled work tree
 # into build/progs: the HMM selftests (linux/'s hmm-tests.c), the
-# `make run` demonstration, and the base tree's own hmm-tests, built from
+# `make run` demonstration, the base tree's own hmm-tests, built from
 # the base as they are (make test runs them against our kernel as a black
-# box: 6.1's tests must still pass).
+# box: 6.1's tests must still pass), and the clients suite's data checker.
 . "$(dirname "$0")/common.sh"
 take_lock
 
@@ -16,3 +16,4 @@ st=$SRC/tools/testing/selftests/vm
 bst=$BASE/tools/testing/selftests/vm
 gcc -static -O2 -I "$BASE" -I "$BASE/tools/testing/selftests" \
 	-o "$OUT/base-hmm-tests" "$bst/hmm-tests.c" -lrt -lpthread
+"${CC[@]}" -o "$OUT/hmm-clients" "$TOP/vm/clients/hmm-clients.c"

@@ -44,7 +44,7 @@ fi
 # boot chatter. Kernel splats are always shown.
 splat=$(grep . <<<"$MACHINE_SPLATS" | paste -sd'|')
 case "$job" in
-test) show() { awk -v splat="$splat" '/^HMM-SELFTESTS-BEGIN/ {copy=1} /^HMM-SELFTESTS-END/ {copy=0; next}
+test) show() { awk -v splat="$splat" '/^HMM-(SELFTESTS|CLIENTS)-BEGIN/ {copy=1} /^HMM-(SELFTESTS|CLIENTS)-END/ {copy=0; next}
 		!copy && (/^(\[ *[0-9.]+\] *)?(not )?ok [0-9]/ || /^HMM-/ || $0 ~ splat) {print; fflush()}'; } ;;
 *)    show() { awk -v splat="$splat" '/^HMM-JOB-BEGIN/ {on=1}
 		on && !/^\[ *[0-9]+\.[0-9]+\]/ || $0 ~ splat {print; fflush()}'; } ;;

@@ -167,6 +167,36 @@ def selftest_suites(lines):
     return result
 
 
+CLIENTS_BEGIN = re.compile(r'HMM-CLIENTS-BEGIN (\d+)$')
+CLIENT = re.compile(r'HMM-CLIENT (ok|fail) (\S+)\s*(.*)$')
+
+
+def clients_suite(lines):
+    """The clients suite (vm/jobs/clients.sh): the kernel's own users of the
+    core, one case per HMM-CLIENT line of the clean copy the guest prints
+    at the end, between HMM-CLIENTS-BEGIN <planned cases> and
+    HMM-CLIENTS-END. A case's note is its time and the data it verified."""
+    s = Suite('clients')
+    begin = next((i for i, l in enumerate(lines) if CLIENTS_BEGIN.match(l)), None)
+    if begin is None:
+        s.add('(run)', 'FAIL', 'no clients output: the suite did not run or did not finish')
+        return s
+    plan = int(CLIENTS_BEGIN.match(lines[begin]).group(1))
+    seen = 0
+    for l in lines[begin + 1:]:
+        if l == 'HMM-CLIENTS-END':
+            break
+        m = CLIENT.match(l)
+        if m:
+            seen += 1
+            s.add(m.group(2), 'PASS' if m.group(1) == 'ok' else 'FAIL', m.group(3))
+    else:
+        s.add('(run)', 'FAIL', 'the copy of the results is cut short')
+    if seen != plan:
+        s.add('(run)', 'FAIL', f'planned {plan} cases, saw {seen}')
+    return s
+
+
 JOB_END = re.compile(r'^HMM-JOB-END (\S+) rc=(\d+)$')
 
 
@@ -243,13 +273,14 @@ def console_suite(lines, desc=None):
 
 def judge(lines, src):
     """Every suite of one `make test` console: KUnit (the KTAP before the
-    job began), the selftests, the guest's checks and the console scan."""
+    job began), the selftests, the clients, the guest's checks and the
+    console scan."""
     job = next((i for i, l in enumerate(lines) if l.startswith('HMM-JOB-BEGIN')),
                len(lines))
     with tempfile.TemporaryDirectory() as tmp:
         suites = kunit_suites(lines[:job], src, tmp)
     suites += selftest_suites(lines[job:])
-    suites += [guest_suite(lines), console_suite(lines)]
+    suites += [clients_suite(lines[job:]), guest_suite(lines), console_suite(lines)]
     return suites
 
 
@@ -264,7 +295,7 @@ def tally(suites, expected):
         for case, status, note in s.cases:
             if status == 'PASS':
                 passed += 1
-                shown = 'pass'
+                shown = 'pass' + (f'  ({note})' if note else '')
             elif status == 'SKIP' and case in expected:
                 skipped += 1
                 shown = 'skip (expected: ' + expected[case] + ')'

@@ -1,5 +1,6 @@
 # make test: the KUnit suites already ran at boot (built in); load the test
-# driver, run the selftests (ours, then the base tree's), unload it.
+# driver, run the selftests (ours, then the base tree's) and the clients
+# suite (clients.sh), unload it.
 . /jobs/common.sh
 check load_test_hmm modprobe test_hmm $MACHINE_TEST_HMM
 check coherent_devices char_devices $MACHINE_COHERENT_DEVICES
@@ -23,4 +24,6 @@ base_hmm_tests() {
 check base_hmm_tests_thp_always base_hmm_tests always
 check base_hmm_tests_thp_madvise base_hmm_tests madvise
 echo "$thp_mode" >$thp
+
+sh /jobs/clients.sh
 check unload_test_hmm rmmod test_hmm

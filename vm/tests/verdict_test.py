@@ -53,8 +53,9 @@ class Verdict(unittest.TestCase):
     def test_all_pass(self):
         suites, results, (_, passed, failed, skipped) = judge('pass.log')
         self.assertEqual(failures(suites), [])
-        # 62 KUnit cases, 8 selftests, 3 guest checks + the job, the console
-        self.assertEqual((passed, failed, skipped), (75, 0, 0))
+        # 62 KUnit cases, 8 selftests, 20 clients, 3 guest checks + the job,
+        # the console
+        self.assertEqual((passed, failed, skipped), (95, 0, 0))
         self.assertEqual([s.name for s in suites][:5],
                          ['kunit: mmu_interval_notifier', 'kunit: mmu_notifier',
                           'kunit: mmu_interval_notifier_stress', 'kunit: dev_pagemap',
@@ -70,25 +71,25 @@ class Verdict(unittest.TestCase):
         self.assertEqual((p.returncode, p.stdout.splitlines()[-1]), (rc, last), p.stdout)
 
     def test_main_prints_the_counts_and_exits_0(self):
-        self.assert_main('pass.log', 0, '75 passed, 0 failed')
+        self.assert_main('pass.log', 0, '95 passed, 0 failed')
 
     def test_failed_kunit_case(self):
         suites, results, (_, passed, failed, _) = judge('kunit-fail.log')
         self.assertEqual(failures(suites), [('kunit: mmu_interval_notifier',
                                              'mnt_blockable_refusal', '')])
-        self.assertEqual((passed, failed), (74, 1))
-        self.assert_main('kunit-fail.log', 1, '74 passed, 1 failed')
+        self.assertEqual((passed, failed), (94, 1))
+        self.assert_main('kunit-fail.log', 1, '94 passed, 1 failed')
 
     def test_failed_selftest(self):
         suites, _, (_, passed, failed, _) = judge('selftest-fail.log')
         self.assertEqual(failures(suites), [('hmm-tests: rw', 'rw.write_anon', '')])
-        self.assertEqual((passed, failed), (74, 1))
+        self.assertEqual((passed, failed), (94, 1))
 
     def test_unexpected_skip_fails(self):
         suites, results, (table, passed, failed, skipped) = judge('skip.log')
         case = 'devmem.coherent.migrate_unpopulated'
         self.assertEqual(results[case][0], 'SKIP')
-        self.assertEqual((passed, failed, skipped), (74, 1, 0))
+        self.assertEqual((passed, failed, skipped), (94, 1, 0))
         self.assertTrue(any(case in l and 'FAIL (unexpected skip: no device-coherent memory' in l
                             for l in table), table)
 
@@ -99,9 +100,9 @@ class Verdict(unittest.TestCase):
             f.flush()
             expected = verdict.load_expected_skips(f.name)
             _, _, (table, passed, failed, skipped) = judge('skip.log', expected)
-            self.assert_main('skip.log', 0, '74 passed, 0 failed, 1 skipped',
+            self.assert_main('skip.log', 0, '94 passed, 0 failed, 1 skipped',
                              '--expected-skips', f.name)
-        self.assertEqual((passed, failed, skipped), (74, 0, 1))
+        self.assertEqual((passed, failed, skipped), (94, 0, 1))
         self.assertIn('skip (expected: no reserved memory here)', '\n'.join(table))
 
     def test_splat_in_the_middle_of_a_selftest(self):
@@ -132,7 +133,8 @@ class Verdict(unittest.TestCase):
         self.assertEqual(results['(run)'][0], 'FAIL')
         self.assertEqual(results['job completed'],
                          ('FAIL', 'the guest never reached the end of its job'))
-        self.assertEqual(failed, 2)
+        self.assertEqual(results['(run)'][0], 'FAIL')
+        self.assertEqual(failed, 3)             # selftests, clients, the job
         self.assertEqual(passed, 62 + 2 + 1)    # KUnit, the two checks, the console
 
     def test_selftests_plan_not_met(self):
@@ -142,6 +144,39 @@ class Verdict(unittest.TestCase):
         bad = [(c, n) for s in verdict.selftest_suites(lines) for c, st, n in s.cases
                if st == 'FAIL']
         self.assertEqual(bad, [('(run)', 'planned 8 cases, saw 7')])
+
+    def test_clients_pass_with_time_and_data(self):
+        suites, results, _ = judge('pass.log')
+        clients = next(s for s in suites if s.name == 'clients')
+        self.assertEqual(len(clients.cases), 20)
+        self.assertEqual(results['devdax_1g_pud'], ('PASS', '34.7 s, 3073.2 MiB verified'))
+
+    def test_failed_clients(self):
+        # a real run with the DAX PTE fix of hmm_decode_pte() reverted: the
+        # fsdax mirrors fail, and what builds on them
+        suites, results, (_, passed, failed, _) = judge('clients-fail.log')
+        bad = [c for s, c, n in failures(suites)]
+        self.assertEqual(bad, ['fsdax_mem_hmm', 'fsdax_mem_dio', 'fsdax_mem_remount',
+                               'fsdax_dev_hmm', 'fsdax_dev_dio', 'fsdax_dev_remount',
+                               'pmem_back_to_start'])
+        self.assertEqual((passed, failed), (95 - 7, 7))
+        self.assert_main('clients-fail.log', 1, '88 passed, 7 failed')
+
+    def test_clients_missing_or_cut_short(self):
+        lines = console('pass.log')
+        begin = lines.index('HMM-CLIENTS-BEGIN 20')
+        end = lines.index('HMM-CLIENTS-END')
+
+        def run_failures(lines):
+            return [n for c, st, n in verdict.clients_suite(lines).cases
+                    if st == 'FAIL']
+        self.assertEqual(run_failures(lines), [])
+        self.assertEqual(run_failures(lines[:begin] + lines[end + 1:]),
+                         ['no clients output: the suite did not run or did not finish'])
+        self.assertEqual(run_failures(lines[:end]),
+                         ['the copy of the results is cut short'])
+        self.assertEqual(run_failures(lines[:end - 1] + lines[end:]),
+                         ['planned 20 cases, saw 19'])
 
     def test_no_ktap_is_a_failure(self):
         lines = [l for l in console('pass.log') if 'KTAP' not in l]
