@@ -3950,6 +3950,88 @@ TEST_F(dthp, partial_munmap)
 }
 
 /*
+ * mremap() of the second half of a device THP to an address of its own:
+ * both halves stay on the device, mapped by PTEs, the device reads each
+ * at its address, and CPU faults and migration bring each back.
+ */
+TEST_F(dthp, mremap_part)
+{
+	unsigned long n = thp_pages(), h = n / 2;
+	char *p, *area, *q;
+
+	p = thp_region(PMD_BYTES, 1011);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	area = map_aligned(2 * PMD_BYTES, PMD_BYTES,
+			   MAP_PRIVATE | MAP_ANONYMOUS);
+	ASSERT_NE(area, NULL);
+	q = mremap(p + h * psz, h * psz, h * psz,
+		   MREMAP_MAYMOVE | MREMAP_FIXED, area + 5 * psz);
+	ASSERT_EQ(q, area + 5 * psz);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, h), 0);
+	EXPECT_SNAP(self->snap, 0, h, SNAP_DEV_RW);
+	ASSERT_EQ(dm_snap(self->fd, q, self->snap, h), 0);
+	EXPECT_SNAP(self->snap, 0, h, SNAP_DEV_RW);
+	ASSERT_EQ(dm_read(self->fd, p, self->buf, h), 0);
+	EXPECT_EQ(stamp_diff(self->buf, h * psz, 1011), -1);
+	ASSERT_EQ(dm_read(self->fd, q, self->buf, h), 0);
+	EXPECT_EQ(stamp_diff_from(self->buf, h * psz, 1011, h * psz / 8), -1);
+	/* One CPU fault in each half, then the rest back by migration. */
+	EXPECT_EQ(page_diff(p, 10, 1011), -1);
+	EXPECT_EQ(page_diff(q - h * psz, h + 20, 1011), -1);
+	ASSERT_EQ(dm_snap(self->fd, q, self->snap, h), 0);
+	EXPECT_EQ(self->snap[20], SNAP_SYS_RW);
+	EXPECT_EQ(self->snap[21], SNAP_DEV_RW);
+	ASSERT_EQ(dm_to_sys(self->fd, p, h), 0);
+	ASSERT_EQ(dm_to_sys(self->fd, q, h), 0);
+	EXPECT_EQ(stamp_diff(p, h * psz, 1011), -1);
+	EXPECT_EQ(stamp_diff_from(q, h * psz, 1011, h * psz / 8), -1);
+	munmap(p, h * psz);
+	munmap(area, 2 * PMD_BYTES);
+	EXPECT_EQ(dm_release(self->fd), 0);
+}
+
+/*
+ * MADV_DONTFORK on the first half of a device THP, then fork(): the child
+ * gets only the second half, shared read-only and split to PTEs, and each
+ * process keeps its own data once the child writes.
+ */
+TEST_F(dthp, fork_part)
+{
+	unsigned long n = thp_pages(), h = n / 2;
+	pid_t pid;
+	char *p;
+
+	p = thp_region(PMD_BYTES, 1012);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	ASSERT_EQ(madvise(p, h * psz, MADV_DONTFORK), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, n, SNAP_DEV_RW);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		if (mincore(p, psz, (unsigned char *)self->buf) != -1 ||
+		    errno != ENOMEM)
+			_exit(2);
+		if (stamp_diff_from(p + h * psz, h * psz, 1012,
+				    h * psz / 8) != -1)
+			_exit(3);
+		stamp(p + h * psz, h * psz, 1013);
+		_exit(stamp_diff(p + h * psz, h * psz, 1013) == -1 ? 0 : 1);
+	}
+	EXPECT_EQ(reap(pid), 0);
+	ASSERT_EQ(dm_snap(self->fd, p, self->snap, n), 0);
+	EXPECT_SNAP(self->snap, 0, h, SNAP_DEV_RW);
+	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
+	EXPECT_EQ(stamp_diff(self->buf, PMD_BYTES, 1012), -1);
+	ASSERT_EQ(dm_to_sys(self->fd, p, n), 0);
+	EXPECT_EQ(stamp_diff(p, PMD_BYTES, 1012), -1);
+	munmap(p, PMD_BYTES);
+	EXPECT_EQ(dm_release(self->fd), 0);
+}
+
+/*
  * fork() shares a device THP read-only with the child; a device write in
  * the parent breaks copy-on-write like a CPU write would, and each side
  * keeps its own data.
