@@ -139,6 +139,15 @@ struct dmirror_scratch {
 	unsigned long	*src;		/* DMIRROR_MIGRATE_PAGES each */
 	unsigned long	*dst;
 	void		*bounce;	/* one page */
+	/*
+	 * A step of a migration to the device that found no room: the
+	 * largest order it wanted (-1: none), and whether the device failed
+	 * to grow, so that the step is done again without more memory.
+	 */
+	int		grow_order;
+	bool		no_grow;
+	/* HMM_DMIRROR_FLAG_FAIL_ALLOC refused a large folio in this step */
+	bool		large_refused;
 };
 
 /* What a mirror pass does with the pfns hmm_range_fault() returns. */
@@ -400,18 +409,24 @@ static bool dmirror_large_ok(struct dmirror_device *mdev)
 /*
  * A locked, referenced page (@order 0) or 2 MiB folio (HPAGE_PMD_ORDER,
  * device private memory only) of @mdev's memory whose data pages are ready
- * to be filled, or NULL when the device has none to give.
+ * to be filled, or NULL when the device has none to give. The device does
+ * not grow here, under the mmap lock: @s->grow_order says it should.
  */
 static struct page *dmirror_page_alloc(struct dmirror_device *mdev,
-				       unsigned int order)
+				       unsigned int order,
+				       struct dmirror_scratch *s)
 {
 	unsigned long i, nr = 1UL << order;
 	struct page *backing = NULL;
 	struct page *page;
 
-	if (order && (mdev->kind != HMM_DMIRROR_MEMORY_DEVICE_PRIVATE ||
-		      !dmirror_large_ok(mdev)))
+	if (order && mdev->kind != HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
 		return NULL;
+	/* Refused once, refused again when the step is done again. */
+	if (order && (s->large_refused || !dmirror_large_ok(mdev))) {
+		s->large_refused = true;
+		return NULL;
+	}
 	if (mdev->kind == HMM_DMIRROR_MEMORY_DEVICE_PRIVATE) {
 		/* One system page per device page, each freed on its own. */
 		backing = alloc_pages(GFP_HIGHUSER | __GFP_NOWARN, order);
@@ -422,9 +437,8 @@ static struct page *dmirror_page_alloc(struct dmirror_device *mdev,
 	}
 
 	page = dmirror_take_free(mdev, order);
-	if (!page && !dmirror_chunk_add(mdev, order))
-		page = dmirror_take_free(mdev, order);
 	if (!page) {
+		s->grow_order = max_t(int, s->grow_order, order);
 		for (i = 0; backing && i < nr; i++)
 			__free_page(backing + i);
 		return NULL;
@@ -550,7 +564,8 @@ static void dmirror_fill_device(struct page *dpage, struct page *spage,
  * small pages, which makes the core split the source.
  */
 static void dmirror_copy_to_device(struct dmirror_device *mdev,
-				   struct migrate_vma *args)
+				   struct migrate_vma *args,
+				   struct dmirror_scratch *s)
 {
 	unsigned long i, j, nr;
 
@@ -568,16 +583,19 @@ static void dmirror_copy_to_device(struct dmirror_device *mdev,
 
 		/* No source page means pte_none or the zero page. */
 		if (nr > 1) {
-			dpage = dmirror_page_alloc(mdev, HPAGE_PMD_ORDER);
+			dpage = dmirror_page_alloc(mdev, HPAGE_PMD_ORDER, s);
 			if (dpage) {
 				dmirror_fill_device(dpage, spage, nr);
 				args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
 					       MIGRATE_PFN_COMPOUND;
 				continue;
 			}
+			/* No room: whole, once the device has grown. */
+			if (s->grow_order >= 0 && !s->no_grow)
+				continue;
 		}
 		for (j = 0; j < nr; j++) {
-			dpage = dmirror_page_alloc(mdev, 0);
+			dpage = dmirror_page_alloc(mdev, 0, s);
 			if (!dpage)
 				return;
 			dmirror_fill_device(dpage, spage ? spage + j : NULL, 1);
@@ -941,7 +959,7 @@ static long dmirror_vma_migrate(struct dmirror *dm, struct dmirror_scratch *s,
 	if (ret)
 		return ret;
 	if (to_dev)
-		dmirror_copy_to_device(dm->mdev, &args);
+		dmirror_copy_to_device(dm->mdev, &args, s);
 	else
 		dmirror_copy_to_system(dm->mdev, args.src, args.dst,
 				       args.npages, args.vma, args.start, NULL);
@@ -1213,9 +1231,11 @@ static int dmirror_migrate(struct dmirror *dm, struct dmirror_scratch *s,
 	unsigned long end = dmirror_cmd_end(cmd);
 	struct vm_area_struct *vma;
 	unsigned long addr, next;
+	int ret = 0, grown = 0;
 	long moved;
-	int ret = 0;
 
+	s->no_grow = false;
+	s->large_refused = false;
 	mmap_read_lock(dm->mm);
 	for (addr = cmd->addr; addr < end; addr = next) {
 		vma = vma_lookup(dm->mm, addr);
@@ -1224,6 +1244,7 @@ static int dmirror_migrate(struct dmirror *dm, struct dmirror_scratch *s,
 			break;
 		}
 		next = min3(end, vma->vm_end, ALIGN(addr + 1, PMD_SIZE));
+		s->grow_order = -1;
 		moved = dmirror_vma_migrate(dm, s, vma, addr, next, to_dev);
 		if (moved < 0) {
 			ret = moved;
@@ -1235,6 +1256,25 @@ static int dmirror_migrate(struct dmirror *dm, struct dmirror_scratch *s,
 			ret = -EINTR;
 			break;
 		}
+		/*
+		 * Out of device memory: grow the device with the mmap lock
+		 * dropped and do the step again (what moved stays moved).
+		 * memremap_pages() takes the memory hotplug locks, which
+		 * memory offlining holds while KSM's notifier waits for ksmd,
+		 * which may wait for this mmap lock: lockdep's circular
+		 * dependency, and a deadlock, under the lock.
+		 */
+		if (s->grow_order >= 0 && !s->no_grow) {
+			mmap_read_unlock(dm->mm);
+			s->no_grow = ++grown > 3 ||
+				     dmirror_chunk_add(dm->mdev, s->grow_order);
+			mmap_read_lock(dm->mm);
+			next = addr;
+			continue;
+		}
+		s->no_grow = false;
+		s->large_refused = false;
+		grown = 0;
 	}
 	mmap_read_unlock(dm->mm);
 	return ret;

@@ -266,9 +266,10 @@ devdax_revoke() {
 	back_to before-devdax-2m
 }
 
-# Not in CASES yet: taking the memory offline again closes a lockdep cycle
-# through KSM's memory notifier and test_hmm adding device memory under
-# the mmap lock (memremap_pages() in a migration); fixed in test_hmm next.
+# Taking the memory offline again runs KSM's memory notifier under the
+# memory hotplug locks: with test_hmm adding device memory under an mmap
+# lock that closed a lockdep cycle (ksm_thread_mutex, mmap_lock,
+# mem_hotplug_lock), which test_hmm no longer does.
 # The device's memory goes to the page allocator (kmem) and comes back:
 # device_dax's pgmap is torn down, the memory is System RAM, then a new
 # pgmap maps it again.
@@ -404,6 +405,7 @@ fsdax_dev_remount fsdax_remount dev
 devdax_2m devdax_2m
 devdax_1g_pud devdax_1g
 devdax_revoke_mapped devdax_revoke
+devdax_kmem devdax_kmem
 pmem_back_to_start back_to start
 nvme_cmb_p2pmem nvme_cmb
 nvme_rebind nvme_rebind
