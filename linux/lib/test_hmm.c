@@ -148,6 +148,8 @@ struct dmirror_scratch {
 	bool		no_grow;
 	/* HMM_DMIRROR_FLAG_FAIL_ALLOC refused a large folio in this step */
 	bool		large_refused;
+	/* Fault through hmm_range_fault_unlocked_timeout() (*_UNLOCKED). */
+	bool		unlocked;
 };
 
 /* What a mirror pass does with the pfns hmm_range_fault() returns. */
@@ -1019,12 +1021,18 @@ static int dmirror_unshare(struct dmirror *dm, struct dmirror_scratch *s,
  * One mirror pass over at most DMIRROR_BATCH pages: look up (and for a
  * device fault, fault in) the CPU mappings, then publish them under dm->lock
  * unless an invalidation ran in between, in which case start over.
+ *
+ * The lookup goes through hmm_range_fault_unlocked_timeout(), which owns the
+ * retry loop and may let faults drop the mmap lock, for the *_UNLOCKED
+ * commands and for the passes that fault nothing.  READ and WRITE fault as
+ * 6.1's driver did, with hmm_range_fault() under our own mmap lock, so
+ * that, for one, a userfaultfd range still fails there as it did.
  */
 static int dmirror_pass(struct dmirror *dm, struct dmirror_scratch *s,
 			unsigned long start, unsigned long end,
 			enum dmirror_pass pass)
 {
-	unsigned long timeout = jiffies + DMIRROR_MIRROR_TIMEOUT;
+	unsigned long timeout = jiffies + DMIRROR_MIRROR_TIMEOUT, left;
 	struct hmm_range range = {
 		.notifier		= &dm->notifier,
 		.start			= start,
@@ -1033,6 +1041,8 @@ static int dmirror_pass(struct dmirror *dm, struct dmirror_scratch *s,
 		.dev_private_owner	= dm->mdev,
 	};
 	unsigned long i, npages = (end - start) >> PAGE_SHIFT;
+	bool unlocked = s->unlocked || pass == DMIRROR_MAP_LOCAL ||
+			pass == DMIRROR_SNAPSHOT;
 	int ret;
 
 	if (pass == DMIRROR_FAULT_READ)
@@ -1046,12 +1056,19 @@ static int dmirror_pass(struct dmirror *dm, struct dmirror_scratch *s,
 		if (time_after(jiffies, timeout))
 			return -EBUSY;
 
-		range.notifier_seq = mmu_interval_read_begin(range.notifier);
-		mmap_read_lock(dm->mm);
-		ret = hmm_range_fault(&range);
-		mmap_read_unlock(dm->mm);
-		if (ret == -EBUSY)
-			continue;
+		if (unlocked) {
+			/* At least 1: 0 would be no deadline at all. */
+			left = max(timeout - jiffies, 1UL);
+			ret = hmm_range_fault_unlocked_timeout(&range, left);
+		} else {
+			range.notifier_seq =
+				mmu_interval_read_begin(range.notifier);
+			mmap_read_lock(dm->mm);
+			ret = hmm_range_fault(&range);
+			mmap_read_unlock(dm->mm);
+			if (ret == -EBUSY)
+				continue;
+		}
 		if (ret)
 			return ret;
 
@@ -1422,6 +1439,8 @@ static u64 dmirror_buffer_size(unsigned int op,
 	case HMM_DMIRROR_WRITE:
 	case HMM_DMIRROR_MIGRATE_TO_DEV:
 	case HMM_DMIRROR_EXCLUSIVE:
+	case HMM_DMIRROR_READ_UNLOCKED:
+	case HMM_DMIRROR_WRITE_UNLOCKED:
 		return cmd->npages << PAGE_SHIFT;
 	case HMM_DMIRROR_SNAPSHOT:
 		return cmd->npages;
@@ -1471,6 +1490,14 @@ static int dmirror_run(struct dmirror *dm, struct dmirror_scratch *s,
 	case HMM_DMIRROR_WRITE:
 		ret = dmirror_write(dm, s, cmd);
 		break;
+	case HMM_DMIRROR_READ_UNLOCKED:
+		s->unlocked = true;
+		ret = dmirror_read(dm, s, cmd, true);
+		break;
+	case HMM_DMIRROR_WRITE_UNLOCKED:
+		s->unlocked = true;
+		ret = dmirror_write(dm, s, cmd);
+		break;
 	case HMM_DMIRROR_MIGRATE_TO_DEV:
 		ret = dmirror_migrate_to_dev(dm, s, cmd);
 		break;
@@ -1512,6 +1539,7 @@ static struct dmirror_scratch *dmirror_scratch_alloc(gfp_t gfp)
 		dmirror_scratch_free(s);
 		return NULL;
 	}
+	s->unlocked = false;
 	return s;
 }
 
@@ -1534,6 +1562,8 @@ static long dmirror_ioctl(struct file *filp, unsigned int op,
 	case HMM_DMIRROR_CHECK_EXCLUSIVE:
 	case HMM_DMIRROR_RELEASE:
 	case HMM_DMIRROR_FLAGS:
+	case HMM_DMIRROR_READ_UNLOCKED:
+	case HMM_DMIRROR_WRITE_UNLOCKED:
 		break;
 	default:
 		/* What 6.1's driver answered, and what its users check for. */

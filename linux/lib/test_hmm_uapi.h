@@ -63,6 +63,13 @@ struct hmm_dmirror_cmd {
 #define HMM_DMIRROR_FLAG_FAIL_ALLOC	_BITULL(0)	/* 1ULL << 0 */
 
 /*
+ * READ and WRITE through hmm_range_fault_unlocked_timeout(): its faults may
+ * drop the mmap lock and wait, so userfaultfd ranges can be mirrored.
+ */
+#define HMM_DMIRROR_READ_UNLOCKED	_IOWR('H', 0x09, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_WRITE_UNLOCKED	_IOWR('H', 0x0a, struct hmm_dmirror_cmd)
+
+/*
  * Snapshot codes, one byte per page:
  * HMM_DMIRROR_PROT_ERROR   the page cannot be mirrored (no vma, no access)
  * HMM_DMIRROR_PROT_NONE    nothing mapped yet, or not accessible to the device

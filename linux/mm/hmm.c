@@ -17,20 +17,30 @@
  * own faults, the result could be stale and the call ends with -EBUSY.
  * So does a call whose faults stop making progress: the caller retries
  * within its own time limit.
+ *
+ * hmm_range_fault_unlocked_timeout() is that retry loop, owned by the core.
+ * It takes the mmap lock itself, so its faults may let handle_mm_fault()
+ * drop the lock (userfaultfd, page lock and I/O waits): the walk is then
+ * abandoned where it stood, and resumed from there once the lock is back.
  */
 #include <linux/export.h>
 #include <linux/hmm.h>
 #include <linux/huge_mm.h>
 #include <linux/hugetlb.h>
+#include <linux/jiffies.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagewalk.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/swapops.h>
 
 /* A walk callback returns this to end the pass and ask for another one. */
 #define HMM_PASS_AGAIN		1
+/* ... and this when a fault released the mmap lock: stop touching the mm. */
+#define HMM_PASS_UNLOCKED	2
 
 /*
  * Consecutive passes allowed to stop at the same address.  Legitimate
@@ -60,6 +70,12 @@ struct hmm_pass {
 	struct hmm_range *range;
 	/* First address without output: where the next pass starts. */
 	unsigned long next;
+	/* FAULT_FLAG_* added to every fault; the helper allows retries. */
+	unsigned int fault_flags;
+	/* A fault returned with the mmap lock released ... */
+	bool unlocked;
+	/* ... after this many jiffies inside handle_mm_fault(). */
+	unsigned long unlocked_jiffies;
 };
 
 static unsigned long *hmm_entry(const struct hmm_range *range,
@@ -129,21 +145,35 @@ static void hmm_fill_pfns(struct hmm_range *range, unsigned long addr,
 		*out++ = pfn++ | flags;
 }
 
-static int hmm_fault_page(struct vm_area_struct *vma, unsigned long addr,
+/*
+ * Fault one page.  Returns 0, a negative errno, or HMM_PASS_UNLOCKED when
+ * handle_mm_fault() released the mmap lock, which it only does when the
+ * helper passed FAULT_FLAG_ALLOW_RETRY: the VMA may be gone by now.
+ */
+static int hmm_fault_page(struct mm_walk *walk, unsigned long addr,
 			  unsigned int need)
 {
-	unsigned int flags = FAULT_FLAG_REMOTE;
+	struct hmm_pass *pass = walk->private;
+	unsigned int flags = FAULT_FLAG_REMOTE | pass->fault_flags;
+	unsigned long began = jiffies;
+	vm_fault_t fault;
 
 	if (need & HMM_NEED_WRITE) {
 		/*
 		 * The fault handler would refuse as well, but the caller
 		 * must be able to tell a permission problem from a hole.
 		 */
-		if (!(vma->vm_flags & VM_WRITE))
+		if (!(walk->vma->vm_flags & VM_WRITE))
 			return -EPERM;
 		flags |= FAULT_FLAG_WRITE;
 	}
-	if (handle_mm_fault(vma, addr, flags, NULL) & VM_FAULT_ERROR)
+	fault = handle_mm_fault(walk->vma, addr, flags, NULL);
+	if (fault & (VM_FAULT_RETRY | VM_FAULT_COMPLETED)) {
+		pass->unlocked = true;
+		pass->unlocked_jiffies = jiffies - began;
+		return HMM_PASS_UNLOCKED;
+	}
+	if (fault & VM_FAULT_ERROR)
 		return -EFAULT;
 	return 0;
 }
@@ -167,14 +197,14 @@ static int hmm_fault_span(struct mm_walk *walk, unsigned long start,
 		need = hmm_entry_need(range, *hmm_entry(range, addr), have);
 		if (!need)
 			continue;
-		ret = hmm_fault_page(walk->vma, addr, need);
-		if (ret)
+		ret = hmm_fault_page(walk, addr, need);
+		if (ret < 0)
 			return ret;
-		if (!all)
+		if (ret || !all)
 			break;
 	}
 	pass->next = start;
-	return HMM_PASS_AGAIN;
+	return ret ? ret : HMM_PASS_AGAIN;
 }
 
 /*
@@ -405,12 +435,12 @@ static int hmm_walk_ptes(struct mm_walk *walk, pmd_t *pmdp,
 		need = HMM_NEED_FAULT;
 		if (test_bit(i, write))
 			need |= HMM_NEED_WRITE;
-		ret = hmm_fault_page(walk->vma, start + i * PAGE_SIZE, need);
+		ret = hmm_fault_page(walk, start + i * PAGE_SIZE, need);
 		if (ret)
-			return ret;
+			break;
 	}
 	pass->next = stop;
-	return HMM_PASS_AGAIN;
+	return ret ? ret : HMM_PASS_AGAIN;
 }
 
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
@@ -619,6 +649,37 @@ static const struct mm_walk_ops hmm_walk_ops = {
 	.test_walk	= hmm_walk_test,
 };
 
+/*
+ * Run passes from @pass->next on until the range is filled in (0), an
+ * error, or HMM_PASS_UNLOCKED when a fault released the mmap lock.
+ */
+static int hmm_walk_range(struct hmm_range *range, struct hmm_pass *pass)
+{
+	struct mm_struct *mm = range->notifier->mm;
+	unsigned long last_stop = pass->next;
+	unsigned int stalls = 0;
+	int ret;
+
+	for (;;) {
+		/* Anything reported from here on might already be stale. */
+		if (mmu_interval_check_retry(range->notifier,
+					     range->notifier_seq))
+			return -EBUSY;
+		ret = walk_page_range(mm, pass->next, range->end, &hmm_walk_ops,
+				      pass);
+		if (ret != HMM_PASS_AGAIN)
+			return ret;
+
+		if (pass->next != last_stop) {
+			last_stop = pass->next;
+			stalls = 0;
+		} else if (++stalls > HMM_MAX_STALLS) {
+			return -EBUSY;
+		}
+		cond_resched();
+	}
+}
+
 /**
  * hmm_range_fault() - report the CPU mapping of a range, faulting as asked
  * @range: the range, its request flags and the output array
@@ -638,6 +699,8 @@ static const struct mm_walk_ops hmm_walk_ops = {
  * took @range->notifier_seq from mmu_interval_read_begin().  The result is
  * only usable if mmu_interval_read_retry() then confirms, under the lock
  * the driver's invalidate callback takes, that nothing changed since.
+ * hmm_range_fault_unlocked_timeout() does all of this but the last step,
+ * and retries; it is what most drivers want.
  *
  * Context: may sleep; mmap read lock held.
  *
@@ -652,34 +715,113 @@ static const struct mm_walk_ops hmm_walk_ops = {
  */
 int hmm_range_fault(struct hmm_range *range)
 {
-	struct mm_struct *mm = range->notifier->mm;
 	struct hmm_pass pass = {
 		.range = range,
 		.next = range->start,
 	};
-	unsigned long last_stop = range->start;
-	unsigned int stalls = 0;
-	int ret;
 
-	mmap_assert_locked(mm);
-
-	for (;;) {
-		/* Anything reported from here on might already be stale. */
-		if (mmu_interval_check_retry(range->notifier,
-					     range->notifier_seq))
-			return -EBUSY;
-		ret = walk_page_range(mm, pass.next, range->end, &hmm_walk_ops,
-				      &pass);
-		if (ret != HMM_PASS_AGAIN)
-			return ret;
-
-		if (pass.next != last_stop) {
-			last_stop = pass.next;
-			stalls = 0;
-		} else if (++stalls > HMM_MAX_STALLS) {
-			return -EBUSY;
-		}
-		cond_resched();
-	}
+	mmap_assert_locked(range->notifier->mm);
+	return hmm_walk_range(range, &pass);
 }
 EXPORT_SYMBOL(hmm_range_fault);
+
+/**
+ * hmm_range_fault_unlocked_timeout() - hmm_range_fault() with its retry loop
+ * @range: the range, its request flags and the output array, as for
+ *	hmm_range_fault(); @range->notifier_seq is set here
+ * @timeout_jiffies: how long to keep trying while the range is being
+ *	invalidated; 0 means for as long as it takes
+ *
+ * Runs the loop every driver wraps around hmm_range_fault(): takes a
+ * sequence with mmu_interval_read_begin(), takes the mmap read lock of
+ * @range->notifier->mm (killable), faults, drops the lock, and starts over
+ * with a new sequence while the result is -EBUSY.  Unlike hmm_range_fault()
+ * its faults are taken with FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE,
+ * so handle_mm_fault() may release the mmap lock to wait: for a userfaultfd
+ * handler, a page lock or I/O.  The lock is then taken again and the walk
+ * resumes where it stopped, under the same sequence.  Ranges registered
+ * with userfaultfd can be mirrored this way; with hmm_range_fault() they
+ * fail with -EFAULT.
+ *
+ * What counts against @timeout_jiffies is the time of the whole call
+ * except every handle_mm_fault() call that returned with the mmap lock
+ * released: that one is not counted at all, from its start to its return,
+ * since the wait in it may be for user space, which can take as long as it
+ * likes.  Waiting for the mmap lock and in mmu_interval_read_begin()
+ * counts.  The deadline is looked at each time a try ended with -EBUSY, so
+ * the call can overrun it by one try.
+ *
+ * On success the caller still takes the lock its invalidate callback
+ * takes and checks mmu_interval_read_retry() with @range->notifier_seq
+ * before it uses the result, as after hmm_range_fault().  A result that
+ * was already known to be stale when the call ended is not returned: the
+ * call goes on with a new sequence instead.
+ *
+ * Context: may sleep.  The mmap lock must not be held; it is not held on
+ * return either.
+ *
+ * Return: 0 when every entry is filled in; -EBUSY if the range was still
+ * being invalidated when @timeout_jiffies had passed; -EINTR on a fatal
+ * signal; -EFAULT also when the mm has no users left; otherwise what
+ * hmm_range_fault() returns.
+ */
+int hmm_range_fault_unlocked_timeout(struct hmm_range *range,
+				     unsigned long timeout_jiffies)
+{
+	struct mm_struct *mm = range->notifier->mm;
+	unsigned long deadline = jiffies + timeout_jiffies;
+	struct hmm_pass pass = {
+		.range = range,
+		.fault_flags = FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE,
+	};
+	bool fresh = true;
+	int ret;
+
+	might_sleep();
+	lockdep_assert_not_held(&mm->mmap_lock);
+	if (!mmget_not_zero(mm))
+		return -EFAULT;
+
+	for (;;) {
+		if (fresh) {
+			range->notifier_seq =
+				mmu_interval_read_begin(range->notifier);
+			pass.next = range->start;
+			fresh = false;
+		}
+		if (mmap_read_lock_killable(mm)) {
+			ret = -EINTR;
+			break;
+		}
+		pass.unlocked = false;
+		ret = hmm_walk_range(range, &pass);
+		if (pass.unlocked) {
+			/* Resume at pass.next, with the lock taken again. */
+			deadline += pass.unlocked_jiffies;
+			pass.fault_flags |= FAULT_FLAG_TRIED;
+			if (fatal_signal_pending(current)) {
+				ret = -EINTR;
+				break;
+			}
+			continue;
+		}
+		mmap_read_unlock(mm);
+		pass.fault_flags &= ~FAULT_FLAG_TRIED;
+
+		if (!ret && mmu_interval_check_retry(range->notifier,
+						     range->notifier_seq))
+			ret = -EBUSY;
+		if (ret != -EBUSY)
+			break;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		if (timeout_jiffies && time_after(jiffies, deadline))
+			break;
+		fresh = true;
+	}
+	mmput(mm);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(hmm_range_fault_unlocked_timeout);

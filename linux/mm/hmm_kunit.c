@@ -12,6 +12,7 @@
  * explicitly, the way a device driver mirroring a process would.
  */
 #include <kunit/test.h>
+#include <linux/delay.h>
 #include <linux/hmm.h>
 #include <linux/highmem.h>
 #include <linux/huge_mm.h>
@@ -1028,6 +1029,153 @@ static void hmm_test_fault_without_progress(struct kunit *test)
 	hmmt_set_vm_ops(ctx, addr, NULL);
 }
 
+/*
+ * hmm_range_fault_unlocked_timeout() fills the range like the retry loop
+ * above, takes the sequence itself, and returns without the mmap lock.
+ */
+static void hmm_test_unlocked_fills(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range range;
+	unsigned long addr, i;
+
+	addr = hmmt_setup(ctx, 4, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr, hmmt_magic(0)), 0);
+	hmmt_range_init(ctx, &range, addr, 4,
+			HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE, 0);
+	range.notifier_seq = 1;	/* never a sequence read_begin returns */
+
+	KUNIT_ASSERT_EQ(test, hmm_range_fault_unlocked_timeout(&range, HZ), 0);
+	KUNIT_EXPECT_FALSE(test, mmu_interval_read_retry(&ctx->notifier,
+							 range.notifier_seq));
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, range.hmm_pfns[i] &
+				(HMM_PFN_VALID | HMM_PFN_WRITE),
+				HMM_PFN_VALID | HMM_PFN_WRITE);
+	KUNIT_EXPECT_EQ(test, hmmt_peek(range.hmm_pfns[0]), hmmt_magic(0));
+	/* The lock is free again: a writer gets it at once. */
+	KUNIT_EXPECT_TRUE(test, mmap_write_trylock(ctx->mm));
+	mmap_write_unlock(ctx->mm);
+
+	/* Its errors are hmm_range_fault()'s. */
+	KUNIT_EXPECT_EQ(test, hmmt_munmap(ctx, addr + 2 * PAGE_SIZE, 1), 0);
+	KUNIT_EXPECT_EQ(test, hmm_range_fault_unlocked_timeout(&range, HZ),
+			-EFAULT);
+}
+
+/* The deadline case: an invalidating thread and a fault that waits for it. */
+#define HMMT_DEADLINE_MS	300
+/* Generous: a slow emulator may take a while to notice and to return. */
+#define HMMT_DEADLINE_SLACK_MS	10000
+
+static atomic_t hmmt_span_invalidations;
+static atomic_t hmmt_contended_faults;
+
+/*
+ * Maps nothing, but returns only once the other thread has invalidated
+ * the range again (or after a second, so that a broken case cannot hang),
+ * so every try of the helper sees an invalidation and ends with -EBUSY.
+ */
+static vm_fault_t hmmt_contended_fault(struct vm_fault *vmf)
+{
+	int seen = atomic_read(&hmmt_span_invalidations);
+	unsigned long until = jiffies + HZ;
+
+	atomic_inc(&hmmt_contended_faults);
+	while (atomic_read(&hmmt_span_invalidations) == seen &&
+	       time_before(jiffies, until))
+		usleep_range(20, 50);
+	return VM_FAULT_NOPAGE;
+}
+
+static const struct vm_operations_struct hmmt_contended_vm_ops = {
+	.fault = hmmt_contended_fault,
+};
+
+struct hmmt_invalidator {
+	struct ktest_call call;
+	struct hmmt_ctx *ctx;
+	unsigned long addr;
+	bool stop;
+};
+
+/* Invalidate the range in a tight loop until told to stop. */
+static void hmmt_invalidator_fn(struct ktest_call *call)
+{
+	struct hmmt_invalidator *inv =
+		container_of(call, struct hmmt_invalidator, call);
+
+	while (!READ_ONCE(inv->stop)) {
+		hmmt_invalidate_span(inv->ctx, inv->addr, 1);
+		atomic_inc(&hmmt_span_invalidations);
+		cond_resched();
+	}
+}
+
+struct hmmt_unlocked_call {
+	struct ktest_call call;
+	struct hmm_range range;
+	unsigned long pfns[1];
+	unsigned long timeout;
+	unsigned long elapsed;
+	int ret;
+};
+
+static void hmmt_unlocked_fn(struct ktest_call *call)
+{
+	struct hmmt_unlocked_call *u =
+		container_of(call, struct hmmt_unlocked_call, call);
+	unsigned long start = jiffies;
+
+	u->ret = hmm_range_fault_unlocked_timeout(&u->range, u->timeout);
+	u->elapsed = jiffies - start;
+}
+
+/*
+ * While another thread keeps invalidating the range, every try of the
+ * helper ends with -EBUSY: it gives up with -EBUSY once its deadline has
+ * passed, and not much later.
+ */
+static void hmm_test_unlocked_deadline(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmmt_unlocked_call *u;
+	struct hmmt_invalidator *inv;
+	unsigned long addr;
+	bool started;
+
+	addr = hmmt_setup(ctx, 1, PROT_READ | PROT_WRITE);
+	hmmt_set_vm_ops(ctx, addr, &hmmt_contended_vm_ops);
+	atomic_set(&hmmt_contended_faults, 0);
+
+	u = ktest_call_new(test, struct hmmt_unlocked_call, call,
+			   hmmt_unlocked_fn);
+	hmmt_range_init(ctx, &u->range, addr, 1, HMM_PFN_REQ_FAULT, 0);
+	u->range.hmm_pfns = u->pfns;
+	u->timeout = msecs_to_jiffies(HMMT_DEADLINE_MS);
+	inv = ktest_call_new(test, struct hmmt_invalidator, call,
+			     hmmt_invalidator_fn);
+	inv->ctx = ctx;
+	inv->addr = addr;
+
+	KUNIT_ASSERT_TRUE(test, ktest_call_start(test, &inv->call));
+	started = ktest_call_start(test, &u->call);
+	if (started)
+		ktest_call_finish(test, &u->call);
+	WRITE_ONCE(inv->stop, true);
+	KUNIT_ASSERT_TRUE(test, ktest_call_finish(test, &inv->call));
+	KUNIT_ASSERT_TRUE(test, started);
+	KUNIT_ASSERT_TRUE(test, ktest_call_done(&u->call));
+
+	KUNIT_EXPECT_EQ(test, u->ret, -EBUSY);
+	KUNIT_EXPECT_GE(test, u->elapsed, u->timeout);
+	KUNIT_EXPECT_LT(test, u->elapsed,
+			u->timeout + msecs_to_jiffies(HMMT_DEADLINE_SLACK_MS));
+	/* It tried over and over, each try invalidated. */
+	KUNIT_EXPECT_GT(test, atomic_read(&hmmt_contended_faults), 1);
+	hmmt_set_vm_ops(ctx, addr, NULL);
+}
+
 static unsigned long hmmt_dev_pfn(const struct hmmt_dev *dev)
 {
 	return PHYS_PFN(dev->res->start);
@@ -1608,6 +1756,8 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_busy_after_munmap),
 	KUNIT_CASE(hmm_test_thp_map_order),
 	KUNIT_CASE(hmm_test_fault_without_progress),
+	KUNIT_CASE(hmm_test_unlocked_fills),
+	KUNIT_CASE(hmm_test_unlocked_deadline),
 	KUNIT_CASE(hmm_test_devmap_pte),
 	KUNIT_CASE(hmm_test_swapin_error_entry),
 	KUNIT_CASE(hmm_test_protnone_pte),

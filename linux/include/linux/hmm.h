@@ -116,10 +116,13 @@ struct hmm_range {
 };
 
 int hmm_range_fault(struct hmm_range *range);
+int hmm_range_fault_unlocked_timeout(struct hmm_range *range,
+				     unsigned long timeout_jiffies);
 
 /*
  * How long (in milliseconds) a driver should keep retrying
- * hmm_range_fault() after -EBUSY before giving up on a range.
+ * hmm_range_fault() after -EBUSY before giving up on a range; for
+ * hmm_range_fault_unlocked_timeout(), msecs_to_jiffies() of it.
  */
 #define HMM_RANGE_DEFAULT_TIMEOUT 1000
 
