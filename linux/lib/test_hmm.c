@@ -36,6 +36,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 #ifdef CONFIG_X86
 #include <asm/e820/api.h>
@@ -76,6 +77,16 @@ static unsigned long spm_addr_dev1;
 module_param(spm_addr_dev1, ulong, 0444);
 MODULE_PARM_DESC(spm_addr_dev1,
 		 "Reserved physical memory (256 MiB) for device coherent /dev/hmm_dmirror3");
+
+static unsigned int flush_delay_us;
+module_param(flush_delay_us, uint, 0644);
+MODULE_PARM_DESC(flush_delay_us,
+		 "Simulated device TLB flush after each blockable invalidation, in microseconds (0: none)");
+
+static bool two_pass;
+module_param(two_pass, bool, 0644);
+MODULE_PARM_DESC(two_pass,
+		 "Mirrors opened while set invalidate in two passes: every device starts its flush, then all are waited for");
 
 struct dmirror_device;
 
@@ -162,6 +173,8 @@ enum dmirror_pass {
 
 static dev_t dmirror_devt;
 static struct dmirror_device *dmirror_devices[DMIRROR_NDEVICES];
+/* Runs the simulated TLB flushes; reclaim may be waiting for one. */
+static struct workqueue_struct *dmirror_flush_wq;
 static const struct dev_pagemap_ops dmirror_pagemap_ops;
 
 /* ---- device memory ---------------------------------------------------- */
@@ -824,11 +837,40 @@ static void dmirror_pt_zap(struct dmirror *dm, unsigned long start,
 	}
 }
 
-static bool dmirror_invalidate(struct mmu_interval_notifier *mni,
-			       const struct mmu_notifier_range *range,
-			       unsigned long cur_seq)
+/*
+ * A simulated device TLB flush: the "device" takes flush_delay_us to
+ * complete it, on a work item, and the invalidation waits for @done.
+ */
+struct dmirror_flush {
+	struct mmu_interval_notifier_finish finish;
+	struct work_struct work;
+	struct completion done;
+	unsigned int delay_us;
+};
+
+static void dmirror_flush_work(struct work_struct *work)
+{
+	struct dmirror_flush *flush = container_of(work, struct dmirror_flush,
+						   work);
+
+	usleep_range(flush->delay_us, flush->delay_us + 100);
+	complete(&flush->done);
+}
+
+/*
+ * Drop the mirror of the invalidated range and start the device's flush.
+ * With a flush to wait for, *@finish is set to it; a non-blockable
+ * invalidation could not wait, so it gets none.  Without memory for the
+ * flush, it is done here and now.
+ */
+static bool dmirror_invalidate_start(struct mmu_interval_notifier *mni,
+				     const struct mmu_notifier_range *range,
+				     unsigned long cur_seq,
+				     struct mmu_interval_notifier_finish **finish)
 {
 	struct dmirror *dm = container_of(mni, struct dmirror, notifier);
+	unsigned int delay_us = READ_ONCE(flush_delay_us);
+	struct dmirror_flush *flush;
 
 	if (mmu_notifier_range_blockable(range))
 		mutex_lock(&dm->lock);
@@ -838,11 +880,57 @@ static bool dmirror_invalidate(struct mmu_interval_notifier *mni,
 	mmu_interval_set_seq(mni, cur_seq);
 	dmirror_pt_zap(dm, range->start, range->end);
 	mutex_unlock(&dm->lock);
+
+	if (!delay_us || !mmu_notifier_range_blockable(range))
+		return true;
+	/* Reclaim may be what invalidates: no GFP_KERNEL here. */
+	flush = kmalloc(sizeof(*flush), GFP_NOWAIT | __GFP_NOWARN);
+	if (!flush) {
+		usleep_range(delay_us, delay_us + 100);
+		return true;
+	}
+	INIT_WORK(&flush->work, dmirror_flush_work);
+	init_completion(&flush->done);
+	flush->delay_us = delay_us;
+	queue_work(dmirror_flush_wq, &flush->work);
+	*finish = &flush->finish;
+	return true;
+}
+
+static void dmirror_invalidate_finish(struct mmu_interval_notifier_finish *finish)
+{
+	struct dmirror_flush *flush = container_of(finish, struct dmirror_flush,
+						   finish);
+
+	wait_for_completion(&flush->done);
+	kfree(flush);
+}
+
+/* One pass: start the flush and wait for it at once. */
+static bool dmirror_invalidate(struct mmu_interval_notifier *mni,
+			       const struct mmu_notifier_range *range,
+			       unsigned long cur_seq)
+{
+	struct mmu_interval_notifier_finish *finish = NULL;
+
+	if (!dmirror_invalidate_start(mni, range, cur_seq, &finish))
+		return false;
+	if (finish)
+		dmirror_invalidate_finish(finish);
 	return true;
 }
 
 static const struct mmu_interval_notifier_ops dmirror_notifier_ops = {
 	.invalidate = dmirror_invalidate,
+};
+
+/*
+ * Two passes: the core starts the flushes of every device mirroring the
+ * range before it waits for any, so they overlap.
+ */
+static const struct mmu_interval_notifier_ops dmirror_two_pass_ops = {
+	.invalidate_start = dmirror_invalidate_start,
+	.invalidate_finish = dmirror_invalidate_finish,
 };
 
 static u8 dmirror_perm(struct dmirror_device *mdev, unsigned long hpfn)
@@ -1640,6 +1728,8 @@ static int dmirror_open(struct inode *inode, struct file *filp)
 	mmgrab(dm->mm);
 	ret = mmu_interval_notifier_insert(&dm->notifier, dm->mm, 0,
 					   ULONG_MAX & PAGE_MASK,
+					   READ_ONCE(two_pass) ?
+					   &dmirror_two_pass_ops :
 					   &dmirror_notifier_ops);
 	if (ret) {
 		mmdrop(dm->mm);
@@ -1809,10 +1899,16 @@ static int __init hmm_dmirror_init(void)
 	unsigned int id;
 	int ret;
 
+	dmirror_flush_wq = alloc_workqueue("hmm_dmirror_flush",
+					   WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!dmirror_flush_wq)
+		return -ENOMEM;
 	ret = alloc_chrdev_region(&dmirror_devt, 0, DMIRROR_NDEVICES,
 				  "HMM_DMIRROR");
-	if (ret)
+	if (ret) {
+		destroy_workqueue(dmirror_flush_wq);
 		return ret;
+	}
 
 	for (id = 0; id < DMIRROR_NPRIVATE; id++) {
 		ret = dmirror_device_create(id, HMM_DMIRROR_MEMORY_DEVICE_PRIVATE,
@@ -1836,6 +1932,7 @@ static int __init hmm_dmirror_init(void)
 err:
 	dmirror_remove_all();
 	unregister_chrdev_region(dmirror_devt, DMIRROR_NDEVICES);
+	destroy_workqueue(dmirror_flush_wq);
 	return ret;
 }
 
@@ -1843,6 +1940,7 @@ static void __exit hmm_dmirror_exit(void)
 {
 	dmirror_remove_all();
 	unregister_chrdev_region(dmirror_devt, DMIRROR_NDEVICES);
+	destroy_workqueue(dmirror_flush_wq);
 }
 
 module_init(hmm_dmirror_init);

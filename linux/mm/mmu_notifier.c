@@ -26,6 +26,12 @@
  * holding any other value may start, and read_retry() catches a later hit
  * because the hit stores a value different from the one the reader got.
  *
+ * An interval notifier may split its callback in two: invalidate_start()
+ * for every interval of the invalidation first, each possibly handing back
+ * a finish, and then invalidate_finish() for each finish, so that the TLB
+ * flushes of several devices overlap. Both passes happen inside the
+ * invalidation's start; the tree stays frozen across them as for one pass.
+ *
  * Whether an invalidation opens the interval side at all depends on
  * itree_enabled, read once at its start and once at its end. Both reads
  * must agree, so the flag (like the classic list) only changes under
@@ -34,6 +40,7 @@
  */
 #include <linux/export.h>
 #include <linux/interval_tree.h>
+#include <linux/llist.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/rculist.h>
@@ -198,9 +205,48 @@ static noinline void mn_report_refusal(const void *callback, int err)
 }
 
 /*
+ * The first (or only) pass of one interval: a two-pass callback's finish,
+ * if it hands one back, joins @finishes.
+ */
+static bool mn_itree_call(struct mmu_interval_notifier *sub,
+			  const struct mmu_notifier_range *range,
+			  unsigned long seq, struct llist_head *finishes)
+{
+	struct mmu_interval_notifier_finish *finish = NULL;
+	bool done;
+
+	if (!sub->ops->invalidate_start)
+		return sub->ops->invalidate(sub, range, seq);
+
+	done = sub->ops->invalidate_start(sub, range, seq, &finish);
+	if (finish) {
+		finish->notifier = sub;
+		__llist_add(&finish->link, finishes);
+	}
+	return done;
+}
+
+/* The second pass: every finish handed back, in the order of the starts. */
+static void mn_itree_finish(const struct mmu_notifier_range *range,
+			    struct llist_head *finishes)
+{
+	struct mmu_interval_notifier_finish *finish, *next;
+	struct llist_node *first;
+
+	first = llist_reverse_order(__llist_del_all(finishes));
+	llist_for_each_entry_safe(finish, next, first, link) {
+		mn_callback_enter(range);
+		finish->notifier->ops->invalidate_finish(finish);
+		mn_callback_exit(range);
+	}
+}
+
+/*
  * Open an invalidation of [start, last] and call every interval overlapping
- * it. The caller closes it again with mn_itree_close(), also when a
- * non-blockable callback refused and this returns -EAGAIN.
+ * it, finishing the two-pass ones after all have started. The caller
+ * closes it again with mn_itree_close(), also when a non-blockable
+ * callback refused and this returns -EAGAIN; the finishes handed back
+ * before the refusal have run by then.
  */
 static int mn_itree_invalidate(struct mmu_notifier_subscriptions *subs,
 			       const struct mmu_notifier_range *range,
@@ -208,21 +254,29 @@ static int mn_itree_invalidate(struct mmu_notifier_subscriptions *subs,
 {
 	bool blockable = mmu_notifier_range_blockable(range);
 	struct mmu_interval_notifier *sub;
+	LLIST_HEAD(finishes);
 	unsigned long seq;
+	int ret = 0;
 	bool done;
 
 	for (sub = mn_itree_open(subs, start, last, &seq); sub;
 	     sub = mn_itree_next(sub, start, last)) {
 		mn_callback_enter(range);
-		done = sub->ops->invalidate(sub, range, seq);
+		done = mn_itree_call(sub, range, seq, &finishes);
 		mn_callback_exit(range);
 		if (likely(done))
 			continue;
-		if (!blockable)
-			return -EAGAIN;
-		mn_report_refusal(sub->ops->invalidate, -EAGAIN);
+		if (!blockable) {
+			ret = -EAGAIN;
+			break;
+		}
+		if (sub->ops->invalidate_start)
+			mn_report_refusal(sub->ops->invalidate_start, -EAGAIN);
+		else
+			mn_report_refusal(sub->ops->invalidate, -EAGAIN);
 	}
-	return 0;
+	mn_itree_finish(range, &finishes);
+	return ret;
 }
 
 /**
@@ -842,6 +896,9 @@ static int mn_interval_add(struct mmu_interval_notifier *sub,
 
 	if (WARN_ON(!subs || !READ_ONCE(subs->itree_enabled)))
 		return -EINVAL;
+	/* One pass, or both halves of two. */
+	if (ops->invalidate_start ? !ops->invalidate_finish : !ops->invalidate)
+		return -EINVAL;
 	if (!length || check_add_overflow(start, length - 1,
 					  &sub->interval_tree.last))
 		return -EOVERFLOW;
@@ -888,16 +945,18 @@ static int mn_interval_add(struct mmu_interval_notifier *sub,
  * @length: its length in bytes
  * @ops: the callbacks
  *
- * From now on @ops->invalidate() is called for every invalidation of @mm
- * that overlaps [@start, @start + @length). If an invalidation is running
- * right now the interval counts as invalidated: mmu_interval_read_begin()
- * waits for it to end. Holds an mm_count reference on @mm until
- * mmu_interval_notifier_remove(). The first interval of @mm takes the mmap
- * lock and every rmap lock of @mm (mm_take_all_locks()), and so waits for
- * invalidations already running to end; none of those locks may be held.
+ * From now on @ops->invalidate() (or its two passes) is called for every
+ * invalidation of @mm that overlaps [@start, @start + @length). If an
+ * invalidation is running right now the interval counts as invalidated:
+ * mmu_interval_read_begin() waits for it to end. Holds an mm_count
+ * reference on @mm until mmu_interval_notifier_remove(). The first
+ * interval of @mm takes the mmap lock and every rmap lock of @mm
+ * (mm_take_all_locks()), and so waits for invalidations already running to
+ * end; none of those locks may be held.
  *
- * Return: 0, -EOVERFLOW for an empty or wrapping interval, or -ENOMEM/-EINTR
- * from setting up @mm.
+ * Return: 0, -EOVERFLOW for an empty or wrapping interval, -EINVAL for @ops
+ * without ->invalidate or with ->invalidate_start but no ->invalidate_finish,
+ * or -ENOMEM/-EINTR from setting up @mm.
  */
 int mmu_interval_notifier_insert(struct mmu_interval_notifier *interval_sub,
 				 struct mm_struct *mm, unsigned long start,

@@ -824,6 +824,341 @@ static void mnt_test_nonblock_annotated(struct kunit *test)
 	mmu_interval_notifier_remove(&sub->notifier);
 }
 
+/* ---- two-pass interval notifiers ------------------------------------- */
+
+#define MNT_LOG_MAX	32
+
+/* What the callbacks of one case did, in order: 'I'nvalidate, 'S'tart, 'F'inish. */
+struct mnt_log {
+	spinlock_t lock;	/* protects the fields below */
+	unsigned int n;
+	char what[MNT_LOG_MAX];
+	char who[MNT_LOG_MAX];
+};
+
+struct mnt_tp_sub {
+	struct mmu_interval_notifier notifier;
+	struct mnt_log *log;
+	char id;
+	/* The start hands back no finish: a one-pass call after all. */
+	bool no_finish;
+	/* Refuse non-blockable invalidations. */
+	bool refuse_nonblock;
+	unsigned int starts, finishes, misrouted;
+	int finish_non_block;
+	/* One invalidation at a time uses it in these cases; @busy checks. */
+	struct mmu_interval_notifier_finish fin;
+	bool busy;
+};
+
+static struct mnt_log *mnt_log_new(struct kunit *test)
+{
+	struct mnt_log *log = kunit_kzalloc(test, sizeof(*log), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, log);
+	spin_lock_init(&log->lock);
+	return log;
+}
+
+static void mnt_log_add(struct mnt_log *log, char what, char who)
+{
+	spin_lock(&log->lock);
+	if (log->n < MNT_LOG_MAX) {
+		log->what[log->n] = what;
+		log->who[log->n] = who;
+	}
+	log->n++;
+	spin_unlock(&log->lock);
+}
+
+/* The log as "Sa Ib Fa ...", for comparing with what a case expects. */
+static void mnt_log_str(struct mnt_log *log, char *buf, size_t size)
+{
+	unsigned int i;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < min_t(unsigned int, log->n, MNT_LOG_MAX); i++)
+		len += scnprintf(buf + len, size - len, "%s%c%c", i ? " " : "",
+				 log->what[i], log->who[i]);
+}
+
+static bool mnt_tp_invalidate(struct mmu_interval_notifier *mni,
+			      const struct mmu_notifier_range *range,
+			      unsigned long cur_seq)
+{
+	struct mnt_tp_sub *tp = container_of(mni, struct mnt_tp_sub, notifier);
+
+	mmu_interval_set_seq(mni, cur_seq);
+	mnt_log_add(tp->log, 'I', tp->id);
+	return true;
+}
+
+static bool mnt_tp_start(struct mmu_interval_notifier *mni,
+			 const struct mmu_notifier_range *range,
+			 unsigned long cur_seq,
+			 struct mmu_interval_notifier_finish **finish)
+{
+	struct mnt_tp_sub *tp = container_of(mni, struct mnt_tp_sub, notifier);
+
+	if (tp->refuse_nonblock && !mmu_notifier_range_blockable(range))
+		return false;
+	mmu_interval_set_seq(mni, cur_seq);
+	tp->starts++;
+	mnt_log_add(tp->log, 'S', tp->id);
+	if (!tp->no_finish && !WARN_ON_ONCE(tp->busy)) {
+		tp->busy = true;
+		*finish = &tp->fin;
+	}
+	return true;
+}
+
+static void mnt_tp_finish(struct mmu_interval_notifier_finish *finish)
+{
+	struct mnt_tp_sub *tp = container_of(finish, struct mnt_tp_sub, fin);
+
+	if (finish->notifier != &tp->notifier)
+		tp->misrouted++;
+	tp->finishes++;
+	tp->finish_non_block = mnt_non_block_depth();
+	tp->busy = false;
+	mnt_log_add(tp->log, 'F', tp->id);
+}
+
+static const struct mmu_interval_notifier_ops mnt_tp_ops = {
+	.invalidate_start = mnt_tp_start,
+	.invalidate_finish = mnt_tp_finish,
+};
+
+static const struct mmu_interval_notifier_ops mnt_one_pass_ops = {
+	.invalidate = mnt_tp_invalidate,
+};
+
+static struct mnt_tp_sub *mnt_tp_insert(struct kunit *test,
+					struct mnt_log *log, char id,
+					const struct mmu_interval_notifier_ops *ops,
+					unsigned long first,
+					unsigned long npages)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_tp_sub *tp;
+
+	tp = kunit_kzalloc(test, sizeof(*tp), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, tp);
+	tp->log = log;
+	tp->id = id;
+	KUNIT_ASSERT_EQ(test, mmu_interval_notifier_insert(&tp->notifier,
+							   ctx->mm,
+							   MNT_PG(first),
+							   npages * PAGE_SIZE,
+							   ops), 0);
+	return tp;
+}
+
+#define MNT_LOG_EXPECT(test, log, want)					\
+	do {								\
+		char _buf[3 * MNT_LOG_MAX + 1];				\
+									\
+		mnt_log_str(log, _buf, sizeof(_buf));			\
+		KUNIT_EXPECT_STREQ(test, _buf, want);			\
+	} while (0)
+
+/* read_begin on a two-pass interval, on a kthread: it may block. */
+struct mnt_tp_wait {
+	struct ktest_call call;
+	struct mmu_interval_notifier *mni;
+	unsigned long seq;
+};
+
+static void mnt_tp_wait_fn(struct ktest_call *call)
+{
+	struct mnt_tp_wait *w = container_of(call, struct mnt_tp_wait, call);
+
+	w->seq = mmu_interval_read_begin(w->mni);
+}
+
+static struct mnt_tp_wait *mnt_tp_read_begin_async(struct kunit *test,
+						   struct mnt_tp_sub *tp)
+{
+	struct mnt_tp_wait *w;
+
+	w = ktest_call_new(test, struct mnt_tp_wait, call, mnt_tp_wait_fn);
+	w->mni = &tp->notifier;
+	KUNIT_ASSERT_TRUE(test, ktest_call_start(test, &w->call));
+	return w;
+}
+
+/*
+ * Every interval is started before any is finished, finishes run in the
+ * order of the starts, and all of it happens inside the invalidation's
+ * start: when mmu_notifier_invalidate_range_start() returns, every device
+ * has finished.  The tree stays frozen until the end, as for one pass.
+ */
+static void mnt_test_two_pass_order(struct kunit *test)
+{
+	struct mnt_log *log = mnt_log_new(test);
+	struct mmu_notifier_range range;
+	struct mnt_tp_sub *a, *b, *c;
+	struct mnt_tp_wait *wait_a;
+	unsigned long seq_b;
+
+	a = mnt_tp_insert(test, log, 'a', &mnt_tp_ops, 0, 4);
+	b = mnt_tp_insert(test, log, 'b', &mnt_tp_ops, 2, 4);
+	c = mnt_tp_insert(test, log, 'c', &mnt_tp_ops, 4, 4);
+	seq_b = mmu_interval_read_begin(&b->notifier);
+
+	mnt_inv_start(test, &range, 3, 5);
+	MNT_LOG_EXPECT(test, log, "Sa Sb Sc Fa Fb Fc");
+	KUNIT_EXPECT_TRUE(test, mmu_interval_check_retry(&b->notifier, seq_b));
+	wait_a = mnt_tp_read_begin_async(test, a);
+	KUNIT_EXPECT_TRUE(test, ktest_call_blocked(&wait_a->call));
+	mmu_notifier_invalidate_range_end(&range);
+	if (ktest_call_finish(test, &wait_a->call))
+		KUNIT_EXPECT_FALSE(test, mmu_interval_read_retry(&a->notifier,
+								 wait_a->seq));
+
+	KUNIT_EXPECT_EQ(test, a->finishes + b->finishes + c->finishes, 3U);
+	KUNIT_EXPECT_EQ(test, a->misrouted + b->misrouted + c->misrouted, 0U);
+	/* The end calls nobody again. */
+	KUNIT_EXPECT_EQ(test, log->n, 6U);
+
+	mmu_interval_notifier_remove(&a->notifier);
+	mmu_interval_notifier_remove(&b->notifier);
+	mmu_interval_notifier_remove(&c->notifier);
+}
+
+/*
+ * One- and two-pass intervals on one mm: each is called once per
+ * invalidation, in tree order, and the finishes come after every start
+ * and every one-pass call.  A start that hands back no finish gets none.
+ */
+static void mnt_test_two_pass_mixed(struct kunit *test)
+{
+	struct mnt_log *log = mnt_log_new(test);
+	struct mnt_tp_sub *a, *b, *c, *d;
+
+	a = mnt_tp_insert(test, log, 'a', &mnt_tp_ops, 0, 8);
+	b = mnt_tp_insert(test, log, 'b', &mnt_one_pass_ops, 1, 7);
+	c = mnt_tp_insert(test, log, 'c', &mnt_tp_ops, 2, 6);
+	d = mnt_tp_insert(test, log, 'd', &mnt_tp_ops, 3, 5);
+	c->no_finish = true;
+
+	mnt_invalidate_pages(test, 3, 4);
+	MNT_LOG_EXPECT(test, log, "Sa Ib Sc Sd Fa Fd");
+	KUNIT_EXPECT_EQ(test, c->finishes, 0U);
+
+	/* Fewer intervals hit, the same order. */
+	log->n = 0;
+	mnt_invalidate_pages(test, 1, 2);
+	MNT_LOG_EXPECT(test, log, "Sa Ib Fa");
+
+	mmu_interval_notifier_remove(&a->notifier);
+	mmu_interval_notifier_remove(&b->notifier);
+	mmu_interval_notifier_remove(&c->notifier);
+	mmu_interval_notifier_remove(&d->notifier);
+}
+
+/*
+ * Nested invalidations: each one starts and finishes its intervals inside
+ * its own start, whatever else is open, and read_begin waits until the
+ * last one has ended.
+ */
+static void mnt_test_two_pass_nested(struct kunit *test)
+{
+	struct mnt_log *log = mnt_log_new(test);
+	struct mmu_notifier_range r1, r2;
+	struct mnt_tp_sub *a, *b;
+	struct mnt_tp_wait *wait_a;
+
+	a = mnt_tp_insert(test, log, 'a', &mnt_tp_ops, 0, 4);
+	b = mnt_tp_insert(test, log, 'b', &mnt_one_pass_ops, 2, 4);
+
+	mnt_inv_start(test, &r1, 0, 1);			/* a */
+	MNT_LOG_EXPECT(test, log, "Sa Fa");
+	mnt_inv_start(test, &r2, 1, 3);			/* a and b */
+	MNT_LOG_EXPECT(test, log, "Sa Fa Sa Ib Fa");
+	wait_a = mnt_tp_read_begin_async(test, a);
+	mmu_notifier_invalidate_range_end(&r2);
+	KUNIT_EXPECT_TRUE(test, ktest_call_blocked(&wait_a->call));
+	mmu_notifier_invalidate_range_end(&r1);
+	if (ktest_call_finish(test, &wait_a->call))
+		KUNIT_EXPECT_FALSE(test, mmu_interval_read_retry(&a->notifier,
+								 wait_a->seq));
+	KUNIT_EXPECT_EQ(test, a->starts, 2U);
+	KUNIT_EXPECT_EQ(test, a->finishes, 2U);
+
+	mmu_interval_notifier_remove(&a->notifier);
+	mmu_interval_notifier_remove(&b->notifier);
+}
+
+/*
+ * A non-blockable invalidation keeps its rules: both passes run inside
+ * non_block_start(), and when an interval refuses, the finishes already
+ * handed back are still run before the start fails with -EAGAIN; the mm
+ * is not left invalidating.
+ */
+static void mnt_test_two_pass_nonblock(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mnt_log *log = mnt_log_new(test);
+	struct mmu_notifier_range range = {};
+	struct mnt_tp_sub *a, *f;
+	struct mnt_tp_wait *wait_a;
+
+	a = mnt_tp_insert(test, log, 'a', &mnt_tp_ops, 0, 1);
+	f = mnt_tp_insert(test, log, 'f', &mnt_tp_ops, 1, 1);
+	f->refuse_nonblock = true;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, NULL, ctx->mm,
+				MNT_PG(0), MNT_PG(2));
+	KUNIT_EXPECT_EQ(test, mmu_notifier_invalidate_range_start_nonblock(&range),
+			-EAGAIN);
+	MNT_LOG_EXPECT(test, log, "Sa Fa");
+	if (mnt_non_block_depth() >= 0)
+		KUNIT_EXPECT_GT(test, a->finish_non_block, 0);
+
+	wait_a = mnt_tp_read_begin_async(test, a);
+	if (!ktest_call_finish(test, &wait_a->call))
+		return;		/* left invalidating: leak rather than hang */
+
+	/* Blockable, f takes part, and nothing runs non-blocking. */
+	mnt_invalidate_pages(test, 0, 2);
+	MNT_LOG_EXPECT(test, log, "Sa Fa Sa Sf Fa Ff");
+	if (mnt_non_block_depth() >= 0)
+		KUNIT_EXPECT_EQ(test, a->finish_non_block, 0);
+
+	mmu_interval_notifier_remove(&a->notifier);
+	mmu_interval_notifier_remove(&f->notifier);
+}
+
+static const struct mmu_interval_notifier_ops mnt_start_only_ops = {
+	.invalidate_start = mnt_tp_start,
+};
+
+static const struct mmu_interval_notifier_ops mnt_no_ops = {};
+
+/* An interval needs ->invalidate or both halves of two passes. */
+static void mnt_test_two_pass_bad_ops(struct kunit *test)
+{
+	struct mnt_ctx *ctx = test->priv;
+	struct mmu_interval_notifier *mni;
+
+	mni = kunit_kzalloc(test, sizeof(*mni), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, mni);
+	KUNIT_EXPECT_EQ(test, mmu_interval_notifier_insert(mni, ctx->mm,
+							   MNT_PG(0), PAGE_SIZE,
+							   &mnt_start_only_ops),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, mmu_interval_notifier_insert(mni, ctx->mm,
+							   MNT_PG(0), PAGE_SIZE,
+							   &mnt_no_ops),
+			-EINVAL);
+	KUNIT_ASSERT_EQ(test, mmu_interval_notifier_insert(mni, ctx->mm,
+							   MNT_PG(0), PAGE_SIZE,
+							   &mnt_tp_ops), 0);
+	mmu_interval_notifier_remove(mni);
+}
+
 /* ---- classic mmu_notifier -------------------------------------------- */
 
 struct mnt_classic {
@@ -1995,6 +2330,11 @@ static struct kunit_case mnt_interval_cases[] = {
 	KUNIT_CASE(mnt_test_nonblock_start),
 	KUNIT_CASE(mnt_test_nonblock_refused),
 	KUNIT_CASE(mnt_test_nonblock_annotated),
+	KUNIT_CASE(mnt_test_two_pass_order),
+	KUNIT_CASE(mnt_test_two_pass_mixed),
+	KUNIT_CASE(mnt_test_two_pass_nested),
+	KUNIT_CASE(mnt_test_two_pass_nonblock),
+	KUNIT_CASE(mnt_test_two_pass_bad_ops),
 	KUNIT_CASE(mnt_test_blockable_refusal),
 	KUNIT_CASE(mnt_test_release_refusal),
 	KUNIT_CASE_PARAM(mnt_test_first_insert_vs_rmap, mnt_rmap_gen_params),

@@ -18,6 +18,7 @@
 #define _LINUX_MMU_NOTIFIER_H
 
 #include <linux/list.h>
+#include <linux/llist.h>
 #include <linux/spinlock.h>
 #include <linux/mm_types.h>
 #include <linux/mmap_lock.h>
@@ -151,6 +152,25 @@ struct mmu_notifier {
 };
 
 /**
+ * struct mmu_interval_notifier_finish - second pass of a two-pass callback
+ * @link: queues it until the finish pass; the core's
+ * @notifier: the interval notifier it belongs to; set by the core
+ *
+ * ->invalidate_start() hands one back to have ->invalidate_finish() called
+ * with it after every interval of the invalidation has been started.  It
+ * is usually embedded in a driver structure holding what the finish pass
+ * waits for (a TLB flush fence, say).  Each call needs one of its own:
+ * invalidations of different ranges run concurrently.  It is obtained
+ * inside an invalidation, which reclaim may be running, so not with
+ * GFP_KERNEL: a small pool, or GFP_NOWAIT with the one-pass way as the
+ * fallback when that fails.
+ */
+struct mmu_interval_notifier_finish {
+	struct llist_node link;
+	struct mmu_interval_notifier *notifier;
+};
+
+/**
  * struct mmu_interval_notifier_ops - callbacks of an interval notifier
  * @invalidate: an invalidation overlaps the interval. The driver takes the
  *	lock it uses around mmu_interval_read_retry(), calls
@@ -160,11 +180,35 @@ struct mmu_notifier {
  *	returns false when it would have had to sleep (the invalidation then
  *	fails with -EAGAIN). Returns true when done. Refusing a blockable
  *	invalidation is a bug: it is reported and ignored.
+ * @invalidate_start: replaces @invalidate for a driver that invalidates in
+ *	two passes.  Same rules, except that the device need not have
+ *	stopped using the range when it returns: it may have started a TLB
+ *	flush and hand back in *@finish (NULL on entry) a struct
+ *	mmu_interval_notifier_finish to complete it.  The core starts every
+ *	interval of the invalidation first, then calls @invalidate_finish
+ *	for each finish handed back, in the order of the starts, all before
+ *	mmu_notifier_invalidate_range_start() returns; so flushes of several
+ *	devices overlap instead of running one after the other.  Leaving
+ *	*@finish NULL makes it a one-pass call.
+ * @invalidate_finish: the second pass: wait for what @invalidate_start
+ *	started; afterwards the device must no longer use the range.  Called
+ *	exactly once for every finish handed back, also when that start (a
+ *	non-blockable one) returned false or a later one refused, and in the
+ *	same context as the start: it must not sleep when the range is not
+ *	blockable.  Required with @invalidate_start.
+ *
+ * An interval notifier has @invalidate, or @invalidate_start and
+ * @invalidate_finish; the two kinds mix freely on one mm.
  */
 struct mmu_interval_notifier_ops {
 	bool (*invalidate)(struct mmu_interval_notifier *interval_sub,
 			   const struct mmu_notifier_range *range,
 			   unsigned long cur_seq);
+	bool (*invalidate_start)(struct mmu_interval_notifier *interval_sub,
+				 const struct mmu_notifier_range *range,
+				 unsigned long cur_seq,
+				 struct mmu_interval_notifier_finish **finish);
+	void (*invalidate_finish)(struct mmu_interval_notifier_finish *finish);
 };
 
 /**
