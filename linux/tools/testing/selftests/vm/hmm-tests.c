@@ -4849,4 +4849,190 @@ TEST_F_TIMEOUT(api, two_pass_four_devices, 60)
 	EXPECT_GE(two, FLUSH_DELAY_US / 1e6);
 }
 
+/*
+ * Many threads on the same device private pages.  CPU threads read the
+ * pages (each read of a page in device memory faults it back through
+ * migrate_to_ram()), the peer device reads them (hmm_range_fault() faults
+ * them back the same way), and another thread keeps migrating them to the
+ * device.  Each invalidation costs the devices a simulated TLB flush, so
+ * the faults overlap.  A fault that finds the page locked by someone else
+ * must sleep until it is unlocked, not retry at once: 6.1's faults each
+ * held a page reference while they tried, which made every migration of
+ * the page, theirs included, fail, and nobody got anywhere.
+ */
+#define CONTEND_THREADS	16
+#define CONTEND_PAGES	4
+#define CONTEND_SEED	750
+#define CONTEND_SECS	6.0
+#define CONTEND_FLUSH_US	100
+
+struct contend {
+	char *base;
+	int fd, peer;
+	int stop;			/* accessed with __atomic */
+	int done;			/* threads that returned, __atomic */
+	unsigned long cpu[CONTEND_THREADS];	/* page reads, __atomic */
+	unsigned long cpu_bad;		/* __atomic */
+	unsigned long dev_reads, dev_busy, dev_bad, dev_err;	/* __atomic */
+	unsigned long migrations, mig_err;	/* __atomic */
+};
+
+struct contend_cpu_arg {
+	struct contend *c;
+	int id;
+};
+
+static bool contend_page_ok(const char *page, size_t i)
+{
+	const uint64_t *w = (const uint64_t *)page;
+	size_t last = psz / sizeof(uint64_t) - 1, first = i * (last + 1);
+
+	return __atomic_load_n(&w[0], __ATOMIC_RELAXED) ==
+		stamp_word(CONTEND_SEED, first) &&
+	       __atomic_load_n(&w[last], __ATOMIC_RELAXED) ==
+		stamp_word(CONTEND_SEED, first + last);
+}
+
+static void *contend_cpu(void *arg)
+{
+	struct contend_cpu_arg *a = arg;
+	struct contend *c = a->c;
+	size_t i;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+		for (i = 0; i < CONTEND_PAGES; i++) {
+			if (!contend_page_ok(c->base + i * psz, i))
+				__atomic_add_fetch(&c->cpu_bad, 1,
+						   __ATOMIC_RELAXED);
+			__atomic_add_fetch(&c->cpu[a->id], 1, __ATOMIC_RELAXED);
+		}
+	}
+	__atomic_add_fetch(&c->done, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void *contend_device(void *arg)
+{
+	struct contend *c = arg;
+	char *buf = malloc(CONTEND_PAGES * psz);
+	int ret;
+
+	while (buf && !__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+		ret = dm_read(c->peer, c->base, buf, CONTEND_PAGES);
+		if (ret == -EBUSY) {
+			__atomic_add_fetch(&c->dev_busy, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (ret) {
+			__atomic_add_fetch(&c->dev_err, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (stamp_diff(buf, CONTEND_PAGES * psz, CONTEND_SEED) != -1)
+			__atomic_add_fetch(&c->dev_bad, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&c->dev_reads, 1, __ATOMIC_RELAXED);
+	}
+	free(buf);
+	__atomic_add_fetch(&c->done, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void *contend_migrate(void *arg)
+{
+	struct contend *c = arg;
+	int a;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+		/*
+		 * Pages the faults hold locked are skipped, and not read back
+		 * (-ENOENT): no error.  The faults bring them back.
+		 */
+		a = dm_to_dev(c->fd, c->base, CONTEND_PAGES);
+		if (a && a != -EBUSY && a != -ENOENT)
+			__atomic_add_fetch(&c->mig_err, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&c->migrations, 1, __ATOMIC_RELAXED);
+	}
+	__atomic_add_fetch(&c->done, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* Progress counters, for comparing two moments. */
+struct contend_snap {
+	unsigned long cpu[CONTEND_THREADS];
+	unsigned long dev_reads, migrations;
+};
+
+static void contend_sample(struct contend *c, struct contend_snap *s)
+{
+	int i;
+
+	for (i = 0; i < CONTEND_THREADS; i++)
+		s->cpu[i] = __atomic_load_n(&c->cpu[i], __ATOMIC_RELAXED);
+	s->dev_reads = __atomic_load_n(&c->dev_reads, __ATOMIC_RELAXED);
+	s->migrations = __atomic_load_n(&c->migrations, __ATOMIC_RELAXED);
+}
+
+TEST_F_TIMEOUT(api, contended_device_page, 90)
+{
+	struct contend_cpu_arg args[CONTEND_THREADS];
+	const int nthreads = CONTEND_THREADS + 2;
+	struct contend_snap mid, end;
+	struct contend c = { 0 };
+	pthread_t t[CONTEND_THREADS + 2];
+	int i, stuck = 0;
+	long old_delay;
+	double t0;
+
+	old_delay = read_long(HMM_PARAM("flush_delay_us"));
+	ASSERT_GE(old_delay, 0) TH_LOG("test_hmm has no flush_delay_us");
+	c.fd = self->fd;
+	c.peer = self->peer;
+	c.base = map_pages(_metadata, CONTEND_PAGES, CONTEND_SEED);
+	ASSERT_EQ(dm_to_dev(c.fd, c.base, CONTEND_PAGES), 0);
+	ASSERT_EQ(write_long(HMM_PARAM("flush_delay_us"), CONTEND_FLUSH_US), 0);
+
+	for (i = 0; i < CONTEND_THREADS; i++) {
+		args[i].c = &c;
+		args[i].id = i;
+		ASSERT_EQ(pthread_create(&t[i], NULL, contend_cpu, &args[i]), 0);
+	}
+	ASSERT_EQ(pthread_create(&t[i++], NULL, contend_device, &c), 0);
+	ASSERT_EQ(pthread_create(&t[i++], NULL, contend_migrate, &c), 0);
+
+	usleep(CONTEND_SECS / 2 * 1e6);
+	contend_sample(&c, &mid);
+	usleep(CONTEND_SECS / 2 * 1e6);
+	contend_sample(&c, &end);
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELAXED);
+
+	/* Threads stuck in a fault never see the stop flag. */
+	t0 = now_sec();
+	while (__atomic_load_n(&c.done, __ATOMIC_RELAXED) < nthreads &&
+	       now_sec() - t0 < 10)
+		usleep(10 * 1000);
+	write_long(HMM_PARAM("flush_delay_us"), old_delay);
+
+	for (i = 0; i < CONTEND_THREADS; i++) {
+		TH_LOG("cpu thread %2d: %lu page reads, %lu in the second half",
+		       i, end.cpu[i], end.cpu[i] - mid.cpu[i]);
+		if (end.cpu[i] == mid.cpu[i])
+			stuck++;
+	}
+	TH_LOG("device reads %lu (%lu in the second half), busy %lu; migration rounds %lu (%lu)",
+	       end.dev_reads, end.dev_reads - mid.dev_reads, c.dev_busy,
+	       end.migrations, end.migrations - mid.migrations);
+	EXPECT_EQ(stuck, 0) TH_LOG("%d CPU threads made no progress", stuck);
+	EXPECT_GT(end.dev_reads, mid.dev_reads);
+	EXPECT_GT(end.migrations, mid.migrations);
+	EXPECT_EQ(c.cpu_bad, 0);
+	EXPECT_EQ(c.dev_bad, 0);
+	EXPECT_EQ(c.dev_err, 0);
+	EXPECT_EQ(c.mig_err, 0);
+	ASSERT_EQ(__atomic_load_n(&c.done, __ATOMIC_RELAXED), nthreads)
+		TH_LOG("threads still stuck 10 s after the stop");
+	for (i = 0; i < nthreads; i++)
+		pthread_join(t[i], NULL);
+	EXPECT_EQ(stamp_diff(c.base, CONTEND_PAGES * psz, CONTEND_SEED), -1);
+	munmap(c.base, CONTEND_PAGES * psz);
+}
+
 TEST_HARNESS_MAIN
