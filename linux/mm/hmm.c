@@ -37,6 +37,9 @@
 #include <linux/sched/signal.h>
 #include <linux/swapops.h>
 
+#define CREATE_TRACE_POINTS
+#include <trace/events/hmm.h>
+
 /* A walk callback returns this to end the pass and ask for another one. */
 #define HMM_PASS_AGAIN		1
 /* ... and this when a fault released the mmap lock: stop touching the mm. */
@@ -76,6 +79,9 @@ struct hmm_pass {
 	bool unlocked;
 	/* ... after this many jiffies inside handle_mm_fault(). */
 	unsigned long unlocked_jiffies;
+	/* For the tracepoints: faults taken and passes walked. */
+	unsigned long faults;
+	unsigned int passes;
 };
 
 static unsigned long *hmm_entry(const struct hmm_range *range,
@@ -167,6 +173,7 @@ static int hmm_fault_page(struct mm_walk *walk, unsigned long addr,
 			return -EPERM;
 		flags |= FAULT_FLAG_WRITE;
 	}
+	pass->faults++;
 	fault = handle_mm_fault(walk->vma, addr, flags, NULL);
 	if (fault & (VM_FAULT_RETRY | VM_FAULT_COMPLETED)) {
 		pass->unlocked = true;
@@ -653,7 +660,7 @@ static const struct mm_walk_ops hmm_walk_ops = {
  * Run passes from @pass->next on until the range is filled in (0), an
  * error, or HMM_PASS_UNLOCKED when a fault released the mmap lock.
  */
-static int hmm_walk_range(struct hmm_range *range, struct hmm_pass *pass)
+static int __hmm_walk_range(struct hmm_range *range, struct hmm_pass *pass)
 {
 	struct mm_struct *mm = range->notifier->mm;
 	unsigned long last_stop = pass->next;
@@ -665,6 +672,7 @@ static int hmm_walk_range(struct hmm_range *range, struct hmm_pass *pass)
 		if (mmu_interval_check_retry(range->notifier,
 					     range->notifier_seq))
 			return -EBUSY;
+		pass->passes++;
 		ret = walk_page_range(mm, pass->next, range->end, &hmm_walk_ops,
 				      pass);
 		if (ret != HMM_PASS_AGAIN)
@@ -678,6 +686,21 @@ static int hmm_walk_range(struct hmm_range *range, struct hmm_pass *pass)
 		}
 		cond_resched();
 	}
+}
+
+static int hmm_walk_range(struct hmm_range *range, struct hmm_pass *pass)
+{
+	int ret;
+
+	trace_hmm_range_fault_begin(range, pass->next);
+	pass->faults = 0;
+	pass->passes = 0;
+	ret = __hmm_walk_range(range, pass);
+	/* The lock is gone, but @range is the caller's: still there. */
+	trace_hmm_range_fault_end(range, pass->faults, pass->passes,
+				  ret == HMM_PASS_UNLOCKED,
+				  ret == HMM_PASS_UNLOCKED ? 0 : ret);
+	return ret;
 }
 
 /**
@@ -724,6 +747,16 @@ int hmm_range_fault(struct hmm_range *range)
 	return hmm_walk_range(range, &pass);
 }
 EXPORT_SYMBOL(hmm_range_fault);
+
+/* Milliseconds to @deadline, for the tracepoints; -1 without a deadline. */
+static long hmm_ms_left(unsigned long deadline, unsigned long timeout)
+{
+	if (!timeout)
+		return -1;
+	if (time_after(jiffies, deadline))
+		return 0;
+	return jiffies_to_msecs(deadline - jiffies);
+}
 
 /**
  * hmm_range_fault_unlocked_timeout() - hmm_range_fault() with its retry loop
@@ -774,6 +807,8 @@ int hmm_range_fault_unlocked_timeout(struct hmm_range *range,
 		.range = range,
 		.fault_flags = FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE,
 	};
+	unsigned long began = jiffies, excluded = 0;
+	unsigned int tries = 1;
 	bool fresh = true;
 	int ret;
 
@@ -798,11 +833,15 @@ int hmm_range_fault_unlocked_timeout(struct hmm_range *range,
 		if (pass.unlocked) {
 			/* Resume at pass.next, with the lock taken again. */
 			deadline += pass.unlocked_jiffies;
+			excluded += pass.unlocked_jiffies;
 			pass.fault_flags |= FAULT_FLAG_TRIED;
 			if (fatal_signal_pending(current)) {
 				ret = -EINTR;
 				break;
 			}
+			trace_hmm_range_fault_retry(range, tries,
+						    HMM_RETRY_UNLOCKED,
+						    hmm_ms_left(deadline, timeout_jiffies));
 			continue;
 		}
 		mmap_read_unlock(mm);
@@ -817,8 +856,16 @@ int hmm_range_fault_unlocked_timeout(struct hmm_range *range,
 			ret = -EINTR;
 			break;
 		}
-		if (timeout_jiffies && time_after(jiffies, deadline))
+		if (timeout_jiffies && time_after(jiffies, deadline)) {
+			trace_hmm_range_fault_deadline(range, tries,
+						       jiffies - began,
+						       excluded,
+						       timeout_jiffies);
 			break;
+		}
+		tries++;
+		trace_hmm_range_fault_retry(range, tries, HMM_RETRY_BUSY,
+					    hmm_ms_left(deadline, timeout_jiffies));
 		fresh = true;
 	}
 	mmput(mm);

@@ -41,6 +41,9 @@
 
 #include "internal.h"
 
+#define CREATE_TRACE_POINTS
+#include <trace/events/memremap.h>
+
 /*
  * pfn -> dev_pagemap for every range of every live map. Readers use RCU and
  * must then win percpu_ref_tryget_live(); writers hold pgmap_claim_lock so
@@ -634,6 +637,9 @@ void *memremap_pages(struct dev_pagemap *pgmap, int nid)
 			return ERR_PTR(err);
 		}
 	}
+	if (trace_memremap_pages_enabled())
+		for (i = 0; i < pgmap->nr_range; i++)
+			trace_memremap_pages(pgmap, i);
 	return __va(pgmap->ranges[0].start);
 }
 EXPORT_SYMBOL_GPL(memremap_pages);
@@ -650,6 +656,11 @@ EXPORT_SYMBOL_GPL(memremap_pages);
  */
 void memunmap_pages(struct dev_pagemap *pgmap)
 {
+	int i;
+
+	if (trace_memunmap_pages_enabled())
+		for (i = 0; i < pgmap->nr_range; i++)
+			trace_memunmap_pages(pgmap, i);
 	pgmap_teardown(pgmap, pgmap->nr_range);
 	WARN_ONCE(pgmap_altmap(pgmap) && pgmap->altmap.alloc,
 		  "memremap: %lu memmap pages not given back to the altmap\n",

@@ -40,6 +40,7 @@
  */
 #include <linux/export.h>
 #include <linux/interval_tree.h>
+#include <linux/ktime.h>
 #include <linux/llist.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
@@ -49,6 +50,9 @@
 #include <linux/slab.h>
 #include <linux/srcu.h>
 #include <linux/wait.h>
+
+#define CREATE_TRACE_POINTS
+#include <trace/events/mmu_notifier.h>
 
 /* Every classic notifier walk runs inside this SRCU read section. */
 DEFINE_STATIC_SRCU(mn_srcu);
@@ -226,19 +230,25 @@ static bool mn_itree_call(struct mmu_interval_notifier *sub,
 	return done;
 }
 
-/* The second pass: every finish handed back, in the order of the starts. */
-static void mn_itree_finish(const struct mmu_notifier_range *range,
-			    struct llist_head *finishes)
+/*
+ * The second pass: every finish handed back, in the order of the starts.
+ * Returns how many there were.
+ */
+static unsigned int mn_itree_finish(const struct mmu_notifier_range *range,
+				    struct llist_head *finishes)
 {
 	struct mmu_interval_notifier_finish *finish, *next;
 	struct llist_node *first;
+	unsigned int n = 0;
 
 	first = llist_reverse_order(__llist_del_all(finishes));
 	llist_for_each_entry_safe(finish, next, first, link) {
 		mn_callback_enter(range);
 		finish->notifier->ops->invalidate_finish(finish);
 		mn_callback_exit(range);
+		n++;
 	}
+	return n;
 }
 
 /*
@@ -254,6 +264,7 @@ static int mn_itree_invalidate(struct mmu_notifier_subscriptions *subs,
 {
 	bool blockable = mmu_notifier_range_blockable(range);
 	struct mmu_interval_notifier *sub;
+	unsigned int called = 0, finished;
 	LLIST_HEAD(finishes);
 	unsigned long seq;
 	int ret = 0;
@@ -264,6 +275,7 @@ static int mn_itree_invalidate(struct mmu_notifier_subscriptions *subs,
 		mn_callback_enter(range);
 		done = mn_itree_call(sub, range, seq, &finishes);
 		mn_callback_exit(range);
+		called++;
 		if (likely(done))
 			continue;
 		if (!blockable) {
@@ -275,7 +287,8 @@ static int mn_itree_invalidate(struct mmu_notifier_subscriptions *subs,
 		else
 			mn_report_refusal(sub->ops->invalidate, -EAGAIN);
 	}
-	mn_itree_finish(range, &finishes);
+	finished = mn_itree_finish(range, &finishes);
+	trace_mmu_interval_invalidate_start(range, seq, called, finished, ret);
 	return ret;
 }
 
@@ -316,8 +329,13 @@ mmu_interval_read_begin(struct mmu_interval_notifier *interval_sub)
 
 	mn_might_wait_for_invalidations();
 
-	if (busy)
+	if (busy) {
+		u64 began = ktime_get_ns();
+
 		wait_event(subs->waitq, READ_ONCE(subs->seq) != seq);
+		trace_mmu_interval_read_begin_wait(interval_sub, seq,
+						   ktime_get_ns() - began);
+	}
 
 	/*
 	 * Whatever seq the invalidation that woke us stored is the one we
@@ -327,6 +345,18 @@ mmu_interval_read_begin(struct mmu_interval_notifier *interval_sub)
 	return seq;
 }
 EXPORT_SYMBOL_GPL(mmu_interval_read_begin);
+
+/*
+ * mmu_interval_read_retry() is inline in every driver: it calls this only
+ * when it found a collision and the tracepoint is on.
+ */
+void __mmu_interval_do_trace_read_retry(struct mmu_interval_notifier *sub,
+					unsigned long seq)
+{
+	trace_mmu_interval_read_retry(sub, seq);
+}
+EXPORT_SYMBOL_GPL(__mmu_interval_do_trace_read_retry);
+EXPORT_TRACEPOINT_SYMBOL_GPL(mmu_interval_read_retry);
 
 /*
  * The thaw moves seq on and applies the queue in one critical section, so
@@ -359,6 +389,7 @@ static void mn_itree_release(struct mmu_notifier_subscriptions *subs,
 
 	mn_itree_invalidate(subs, &range, 0, ULONG_MAX);
 	mn_itree_close(subs);
+	trace_mmu_interval_invalidate_end(&range, READ_ONCE(subs->seq));
 }
 
 /*
@@ -581,8 +612,10 @@ void __mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range,
 		range->mm->notifier_subscriptions;
 
 	lock_map_acquire(&__mmu_notifier_invalidate_range_start_map);
-	if (READ_ONCE(subs->itree_enabled))
+	if (READ_ONCE(subs->itree_enabled)) {
 		mn_itree_close(subs);
+		trace_mmu_interval_invalidate_end(range, READ_ONCE(subs->seq));
+	}
 	if (!hlist_empty(&subs->classic))
 		mn_classic_end(subs, range, only_end);
 	lock_map_release(&__mmu_notifier_invalidate_range_start_map);

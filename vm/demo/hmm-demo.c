@@ -9,7 +9,9 @@
  *  3. the buffer moves to device-private memory (migrate_vma);
  *  4. a second device, with another pgmap owner, looks at it;
  *  5. the CPU touches it: each page faults back through migrate_to_ram.
- * After each step the device's snapshot of the page states is printed.
+ * After each step the HMM trace events it caused are printed (tracefs:
+ * the hmm, mmu_notifier and memremap events), then the device's snapshot
+ * of the page states.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "lib/test_hmm_uapi.h"
@@ -65,6 +68,66 @@ static void describe(unsigned char s, char *out, size_t len)
 		 s & HMM_DMIRROR_PROT_PUD ? ", PUD-mapped" : "");
 }
 
+#define TRACEFS		"/sys/kernel/tracing/"
+#define TRACE_LINES	14
+
+static int tracing;
+
+static int trace_write(const char *file, const char *val)
+{
+	char path[128];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), TRACEFS "%s", file);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	ret = fputs(val, f) < 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
+/* Switch the HMM events on; without tracefs the demo runs untraced. */
+static void trace_start(void)
+{
+	if (access(TRACEFS "events", F_OK))
+		mount("tracefs", TRACEFS, "tracefs", 0, NULL);
+	tracing = !trace_write("events/hmm/enable", "1") &&
+		  !trace_write("events/mmu_notifier/enable", "1") &&
+		  !trace_write("events/memremap/enable", "1") &&
+		  !trace_write("trace", "") && !trace_write("tracing_on", "1");
+	if (!tracing)
+		printf("(no tracefs: the steps are shown without their trace)\n");
+}
+
+/*
+ * Print the events recorded since the last call, without the task and
+ * timestamp columns, and empty the buffer; @show 0 only empties it.
+ */
+static void trace_show(int show)
+{
+	char line[512];
+	int n = 0;
+	FILE *f;
+
+	if (!tracing)
+		return;
+	f = fopen(TRACEFS "trace", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *ev = strstr(line, ": ");
+
+		if (line[0] == '#' || !ev || !show)
+			continue;
+		if (++n <= TRACE_LINES)
+			printf("   trace:%s", strchr(ev + 2, ':') ? ev + 1 : line);
+	}
+	if (n > TRACE_LINES)
+		printf("   trace: ... and %d more events\n", n - TRACE_LINES);
+	if (f)
+		fclose(f);
+	trace_write("trace", "");
+}
+
 static int dmirror(int fd, unsigned long req, void *addr, void *out,
 		   struct hmm_dmirror_cmd *cmd)
 {
@@ -84,6 +147,7 @@ static int snapshot(int fd, const char *who, void *buf)
 	int i, j, ret;
 
 	ret = dmirror(fd, HMM_DMIRROR_SNAPSHOT, buf, states, &cmd);
+	trace_show(0);	/* the snapshot's own walk is no news */
 	if (ret) {
 		printf("   snapshot failed: %s\n", strerror(-ret));
 		return ret;
@@ -132,12 +196,14 @@ int main(void)
 		return 1;
 
 	printf("\n== hmm-demo: %d pages at %p, device 0 and device 1\n", NPAGES, buf);
+	trace_start();
 	printf("\n1. a fresh anonymous mapping, before the CPU touches it\n");
 	snapshot(fd0, "device 0", buf);
 
 	printf("\n2. the CPU writes a pattern\n");
 	for (i = 0; i < size; i++)
 		buf[i] = (unsigned char)(i * 7 + 1);
+	trace_show(1);
 	snapshot(fd0, "device 0", buf);
 
 	printf("\n3. device 0 reads the buffer through its mirror (hmm_range_fault)\n");
@@ -145,12 +211,14 @@ int main(void)
 	printf("   HMM_DMIRROR_READ: %s, %llu pages mirrored, %llu device faults\n",
 	       ret ? strerror(-ret) : "ok", cmd.cpages, cmd.faults);
 	bad |= check("device read the CPU's bytes", !ret && !memcmp(buf, mirror, size));
+	trace_show(1);
 
 	printf("\n4. migrate the buffer into device 0's private memory\n");
 	ret = dmirror(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, buf, mirror, &cmd);
 	printf("   HMM_DMIRROR_MIGRATE_TO_DEV: %s, %llu pages moved\n",
 	       ret ? strerror(-ret) : "ok", cmd.cpages);
 	bad |= check("all pages moved", !ret && cmd.cpages == NPAGES);
+	trace_show(1);
 	snapshot(fd0, "device 0", buf);
 	printf("   device 1 has another pgmap owner; it must not be handed device 0's pages:\n");
 	snapshot(fd1, "device 1", buf);
@@ -160,6 +228,7 @@ int main(void)
 		if (buf[i] != (unsigned char)(i * 7 + 1))
 			break;
 	bad |= check("the CPU sees its own bytes", i == size);
+	trace_show(1);
 	snapshot(fd0, "device 0", buf);
 
 	printf("\n== hmm-demo: %s\n", bad ? "something went wrong" : "done");

@@ -24,6 +24,7 @@
 #include <linux/mmap_lock.h>
 #include <linux/srcu.h>
 #include <linux/interval_tree.h>
+#include <linux/tracepoint-defs.h>
 
 struct mmu_notifier_subscriptions;
 struct mmu_notifier;
@@ -326,6 +327,10 @@ mmu_interval_set_seq(struct mmu_interval_notifier *interval_sub,
 	WRITE_ONCE(interval_sub->invalidate_seq, cur_seq);
 }
 
+DECLARE_TRACEPOINT(mmu_interval_read_retry);
+void __mmu_interval_do_trace_read_retry(struct mmu_interval_notifier *sub,
+					unsigned long seq);
+
 /**
  * mmu_interval_read_retry - close a read section; did it race?
  * @interval_sub: the subscription
@@ -342,7 +347,12 @@ static inline bool
 mmu_interval_read_retry(struct mmu_interval_notifier *interval_sub,
 			unsigned long seq)
 {
-	return seq != interval_sub->invalidate_seq;
+	bool retry = seq != interval_sub->invalidate_seq;
+
+	/* A static branch: nothing but a no-op unless it is traced. */
+	if (unlikely(retry) && tracepoint_enabled(mmu_interval_read_retry))
+		__mmu_interval_do_trace_read_retry(interval_sub, seq);
+	return retry;
 }
 
 /**

@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -5033,6 +5034,249 @@ TEST_F_TIMEOUT(api, contended_device_page, 90)
 		pthread_join(t[i], NULL);
 	EXPECT_EQ(stamp_diff(c.base, CONTEND_PAGES * psz, CONTEND_SEED), -1);
 	munmap(c.base, CONTEND_PAGES * psz);
+}
+
+/*
+ * The HMM tracepoints, enabled through tracefs around operations whose
+ * events are known: the events come with the fields they should have.
+ */
+static char tracefs[64];
+
+static bool tracefs_find(void)
+{
+	static const char *const dirs[] = {
+		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
+	};
+	char path[96];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(path, sizeof(path), "%s/events", dirs[i]);
+		if (access(path, F_OK) && i == 0)
+			mount("tracefs", dirs[i], "tracefs", 0, NULL);
+		if (!access(path, F_OK)) {
+			snprintf(tracefs, sizeof(tracefs), "%s", dirs[i]);
+			return true;
+		}
+	}
+	return false;
+}
+
+static int trace_write(const char *file, const char *val)
+{
+	char path[160];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", tracefs, file);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Switch the three HMM event systems on or off, and empty the buffer. */
+static int trace_hmm_events(bool on)
+{
+	static const char *const systems[] = {
+		"events/hmm/enable", "events/mmu_notifier/enable",
+		"events/memremap/enable",
+	};
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(systems); i++) {
+		ret = trace_write(systems[i], on ? "1" : "0");
+		if (ret)
+			return ret;
+	}
+	if (on) {
+		ret = trace_write("trace", "");
+		if (!ret)
+			ret = trace_write("tracing_on", "1");
+	}
+	return ret;
+}
+
+/* The trace buffer as one string (malloc'ed), emptied afterwards. */
+static char *trace_take(void)
+{
+	size_t len = 0, size = 1 << 16;
+	char path[160], *buf = malloc(size);
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/trace", tracefs);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((n = read(fd, buf + len, size - len - 1)) > 0) {
+		len += n;
+		if (size - len < 4096) {
+			char *more = realloc(buf, size * 2);
+
+			if (!more)
+				break;
+			buf = more;
+			size *= 2;
+		}
+	}
+	buf[len] = '\0';
+	close(fd);
+	trace_write("trace", "");
+	return buf;
+}
+
+/*
+ * The first line of @trace with event @event (as "event:") that also
+ * contains every string of @fields (a NULL-terminated list); NULL if none.
+ */
+static const char *trace_find(const char *trace, const char *event,
+			      const char *const *fields)
+{
+	char name[64];
+	const char *line;
+
+	snprintf(name, sizeof(name), " %s: ", event);
+	for (line = trace; line && *line; line = strchr(line, '\n'),
+	     line = line ? line + 1 : NULL) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		char one[512];
+		unsigned int i;
+
+		if (len >= sizeof(one))
+			len = sizeof(one) - 1;
+		memcpy(one, line, len);
+		one[len] = '\0';
+		if (!strstr(one, name))
+			continue;
+		for (i = 0; fields[i]; i++)
+			if (!strstr(one, fields[i]))
+				break;
+		if (!fields[i])
+			return line;
+	}
+	return NULL;
+}
+
+#define TRACE_EXPECT(trace, event, ...)					\
+	do {								\
+		const char *const _f[] = { __VA_ARGS__, NULL };		\
+		const char *_t = (trace), *_e = (event);		\
+									\
+		EXPECT_NE(trace_find(_t, _e, _f), NULL)			\
+			TH_LOG("no %s event with the fields asked for; trace:\n%s", \
+			       _e, _t);					\
+	} while (0)
+
+TEST_F_TIMEOUT(api, tracepoints, 60)
+{
+	struct uffd_handler h = { .seed = 761 };
+	unsigned long n = 8;
+	char start[32], end[32], addr[32], *trace;
+	char *p;
+
+	ASSERT_TRUE(tracefs_find()) TH_LOG("no tracefs");
+	ASSERT_EQ(trace_hmm_events(true), 0)
+		TH_LOG("cannot enable the hmm, mmu_notifier and memremap events");
+
+	/* A device read of populated memory: one walk, no fault. */
+	p = map_pages(_metadata, n, 760);
+	snprintf(start, sizeof(start), "start=%#lx", (unsigned long)p);
+	snprintf(end, sizeof(end), "end=%#lx", (unsigned long)p + n * psz);
+	trace_take();
+	ASSERT_EQ(dm_read(self->fd, p, self->buf, n), 0);
+	trace = trace_take();
+	ASSERT_NE(trace, NULL);
+	TRACE_EXPECT(trace, "hmm_range_fault_begin", start, end, "npages=8");
+	TRACE_EXPECT(trace, "hmm_range_fault_end", start, end, "npages=8",
+		     "faulted=0", "passes=1", "ret=0");
+	free(trace);
+
+	/* mprotect(): an interval invalidation, start and end. */
+	ASSERT_EQ(mprotect(p, n * psz, PROT_READ), 0);
+	trace = trace_take();
+	ASSERT_NE(trace, NULL);
+	TRACE_EXPECT(trace, "mmu_interval_invalidate_start", start, end,
+		     "event=PROTECTION_VMA", "blockable=1", "intervals=2",
+		     "ret=0");
+	TRACE_EXPECT(trace, "mmu_interval_invalidate_end", start, end,
+		     "event=PROTECTION_VMA");
+	free(trace);
+	munmap(p, n * psz);
+
+	/* Unpopulated memory, written by the device: one fault per page. */
+	p = map_pages(_metadata, n, 0);
+	snprintf(start, sizeof(start), "start=%#lx", (unsigned long)p);
+	snprintf(end, sizeof(end), "end=%#lx", (unsigned long)p + n * psz);
+	stamp(self->buf, n * psz, 762);
+	trace_take();
+	ASSERT_EQ(dm_write(self->fd, p, self->buf, n), 0);
+	trace = trace_take();
+	ASSERT_NE(trace, NULL);
+	TRACE_EXPECT(trace, "hmm_range_fault_end", start, end, "faulted=8",
+		     "ret=0");
+	free(trace);
+
+	/* Its pages in device memory, then a CPU read of the first one. */
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	trace_take();
+	EXPECT_EQ(stamp_diff(p, psz, 762), -1);
+	trace = trace_take();
+	ASSERT_NE(trace, NULL);
+	snprintf(addr, sizeof(addr), "addr=%#lx", (unsigned long)p);
+	TRACE_EXPECT(trace, "migrate_to_ram", addr, "ret=0x0");
+	free(trace);
+	munmap(p, n * psz);
+
+	/* Device memory given back and taken again: one 256 MiB chunk. */
+	trace_take();
+	ASSERT_EQ(dm_release(self->fd), 0);
+	p = map_pages(_metadata, n, 763);
+	ASSERT_EQ(dm_to_dev(self->fd, p, n), 0);
+	trace = trace_take();
+	ASSERT_NE(trace, NULL);
+	TRACE_EXPECT(trace, "memunmap_pages", "type=DEVICE_PRIVATE",
+		     "range=0/1", "pages=65536");
+	TRACE_EXPECT(trace, "memremap_pages", "type=DEVICE_PRIVATE",
+		     "range=0/1", "pages=65536");
+	free(trace);
+	munmap(p, n * psz);
+
+	/*
+	 * The helper on a userfaultfd range: a fault drops the mmap lock to
+	 * wait for the handler, and the helper resumes.
+	 */
+	h.uffd = uffd_open();
+	if (h.uffd >= 0) {
+		h.base = map_pages(_metadata, 1, 0);
+		ASSERT_EQ(uffd_register(h.uffd, h.base, psz,
+					UFFDIO_REGISTER_MODE_MISSING), 0);
+		ASSERT_EQ(uffd_handler_start(&h), 0);
+		trace_take();
+		EXPECT_EQ(dm_read_unlocked(self->fd, h.base, self->buf, 1), 0);
+		uffd_handler_stop(&h);
+		trace = trace_take();
+		ASSERT_NE(trace, NULL);
+		snprintf(start, sizeof(start), "start=%#lx",
+			 (unsigned long)h.base);
+		TRACE_EXPECT(trace, "hmm_range_fault_end", start, "unlocked=1");
+		TRACE_EXPECT(trace, "hmm_range_fault_retry", start,
+			     "reason=unlocked");
+		TRACE_EXPECT(trace, "hmm_range_fault_end", start, "unlocked=0",
+			     "ret=0");
+		free(trace);
+		close(h.uffd);
+		munmap(h.base, psz);
+	}
+	ASSERT_EQ(trace_hmm_events(false), 0);
 }
 
 TEST_HARNESS_MAIN
