@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Turn the two `make bench` guest consoles into the results table and chart.
+"""Turn the `make bench` guest consoles into the results table and chart.
 
 Reads the HMM-BENCH lines of our kernel's and the base kernel's consoles
-(one or more boots each), takes the median of all repetitions after each
-boot's warm-up, writes results.md
-(the table with the ratio base/ours, above 1 meaning ours is faster) and
-chart.png (rows 1-3, ns per page against range size) into --out, prints the
-table and exits non-zero if either guest failed a benchmark, did not finish,
+(one or more boots each, on the wall clock and/or on QEMU's instruction
+count clock), takes the median of all repetitions after each boot's
+warm-up, writes results.md (one set of columns per clock, with the ratio
+base/ours, above 1 meaning ours is faster), results.json (the medians) and
+chart.png (rows 1-3, per page against range size) into --out, prints the
+table and exits non-zero if any guest failed a benchmark, did not finish,
 or logged a kernel splat (the console scan of vm/verdict.py).
+
+    report.py --compare A.json B.json
+prints how far two runs' icount medians are apart, row by row.
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -110,31 +115,50 @@ def fmt(v):
     return f'{v:.1f}' if v >= 10 else f'{v:.2f}'
 
 
-def table(ours, base):
-    out = ['| benchmark | size | unit | ours | base | base/ours | ours / ref | base / ref |',
-           '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |']
+CLOCKS = ('wall', 'icount')
+
+
+def unit_for(unit, clock):
+    """Under the icount clock one guest nanosecond is one instruction."""
+    if clock == 'icount':
+        return unit.replace('us/', 'k insn/').replace('ns/', 'insn/')
+    return unit
+
+
+def cells(ours, base, key, size, clock):
+    """One clock's columns of a row: ours, base, base/ours, ours/ref."""
+    o, b = ours.get((key, size)), base_value(base, key, size)
+    if not o and not b:
+        return ['not run [+]', 'not run [+]', '', ''], None
+    om, bm = (o[1] if o else None), (b[1] if b else None)
+    ratio = f'{bm / om:.2f}' if om and bm else 'n/a'
+    ref = ''
+    if key.startswith('snapshot') or key == 'fault':
+        ro = ours.get(('mempass', size))
+        ref = f'{om / ro[1]:.1f}x' if om and ro else ''
+    return [fmt(om), fmt(bm), ratio, ref], unit_for((o or b)[0], clock)
+
+
+def table(res):
+    """res: {clock: (ours, base)} for the clocks that ran."""
+    clocks = [c for c in CLOCKS if c in res]
+    head = ['benchmark', 'size']
+    for c in clocks:
+        head += [f'{c}: unit', f'{c}: ours', f'{c}: base', f'{c}: base/ours', f'{c}: ours / ref']
+    out = ['| ' + ' | '.join(head) + ' |',
+           '| --- | --- |' + ' --- | ---: | ---: | ---: | ---: |' * len(clocks)]
     for key, label, sizes in ROWS:
         for size in sizes:
-            o, b = ours.get((key, size)), base_value(base, key, size)
-            if not o and not b:
-                out.append(f'| {label} | {human(size, key)} | | not run [+] | not run [+] | | | |')
-                continue
-            unit = (o or b)[0]
-            om, bm = (o[1] if o else None), (b[1] if b else None)
-            ratio = f'{bm / om:.2f}' if om and bm else 'n/a'
-            fo = fb = ''
-            if key.startswith('snapshot') or key == 'fault':
-                ro, rb = ours.get(('mempass', size)), base.get(('mempass', size))
-                fo = f'{om / ro[1]:.1f}x' if om and ro else ''
-                fb = f'{bm / rb[1]:.1f}x' if bm and rb else ''
-            out.append(f'| {label} | {human(size, key)} | {unit} | {fmt(om)} | {fmt(bm)} '
-                       f'| {ratio} | {fo} | {fb} |')
+            row = [label, human(size, key)]
+            for c in clocks:
+                vals, unit = cells(*res[c], key, size, c)
+                row += [unit or ''] + vals
+            out.append('| ' + ' | '.join(row) + ' |')
     return '\n'.join(out)
 
 
-def chart(ours, base, outdir):
-    data = os.path.join(outdir, 'chart.dat')
-    with open(data, 'w') as f:
+def chart_data(ours, base, path):
+    with open(path, 'w') as f:
         f.write('# size_mib ' + ' '.join(f'{k}_{w}' for k in ('snapshot', 'snapshot_thp', 'fault')
                                          for w in ('ours', 'base')) + '\n')
         for size in SIZES:
@@ -144,67 +168,121 @@ def chart(ours, base, outdir):
                     r = res.get((key, size))
                     vals.append(f'{r[1]:.4f}' if r else 'NaN')
             f.write(f'{size >> 20} ' + ' '.join(vals) + '\n')
-    png = os.path.join(outdir, 'chart.png')
+
+
+def chart(res, outdir):
+    """One panel per clock that ran, side by side."""
+    clocks = [c for c in CLOCKS if c in res]
     titles = ['1. snapshot, 4 KiB pages', '2. snapshot, THP', '3. fault + write, unpopulated']
-    plots = []
-    for i, t in enumerate(titles):
-        c_ours, c_base = 2 + 2 * i, 3 + 2 * i
-        plots.append(f"'{data}' using 1:{c_ours} with linespoints lw 2 lc {i + 1} pt 7 "
-                     f"title '{t} (ours)'")
-        plots.append(f"'{data}' using 1:{c_base} with linespoints lw 2 lc {i + 1} dt 2 pt 4 "
-                     f"title '{t} (base)'")
+    png = os.path.join(outdir, 'chart.png')
+    panels = []
+    for c in clocks:
+        data = os.path.join(outdir, f'chart-{c}.dat')
+        chart_data(*res[c], data)
+        plots = []
+        for i, t in enumerate(titles):
+            c_ours, c_base = 2 + 2 * i, 3 + 2 * i
+            plots.append(f"'{data}' using 1:{c_ours} with linespoints lw 2 lc {i + 1} pt 7 "
+                         f"title '{t} (ours)'")
+            plots.append(f"'{data}' using 1:{c_base} with linespoints lw 2 lc {i + 1} dt 2 pt 4 "
+                         f"title '{t} (base)'")
+        per = 'instructions' if c == 'icount' else 'ns'
+        panels.append(f"""
+set title '{c} clock: {per} per page (median)'
+set ylabel '{per} per page (log)'
+plot {', '.join(plots)}
+""")
     script = f"""
-set terminal pngcairo size 1000,720 font 'Sans,11'
+set terminal pngcairo size {700 * len(clocks)},760 font 'Sans,10'
 set output '{png}'
-set title 'hmm\\_range\\_fault(), ns per page (median, QEMU TCG guest): ours (solid) vs base 6.1 (dashed)'
+set multiplot layout 1,{len(clocks)} title 'hmm\\_range\\_fault() under QEMU TCG: ours (solid) vs base 6.1 (dashed)'
 set logscale xy
 set xlabel 'range size'
-set ylabel 'ns per page (log)'
 set xtics ('4 MiB' 4, '64 MiB' 64, '1 GiB' 1024)
 set xrange [3:1400]
 set grid
-set key outside bottom center horizontal maxcols 2 width 2
-plot {', '.join(plots)}
+set key outside bottom center horizontal maxcols 1
+{''.join(panels)}
+unset multiplot
 """
     subprocess.run(['gnuplot'], input=script, text=True, check=True)
     return png
 
 
+def compare(a_path, b_path):
+    """Prints the icount medians of two runs side by side; returns the
+    largest relative difference."""
+    with open(a_path) as f:
+        a = json.load(f).get('icount', {})
+    with open(b_path) as f:
+        b = json.load(f).get('icount', {})
+    worst = 0.0
+    for kernel in ('ours', 'base'):
+        for k in sorted(set(a.get(kernel, {})) & set(b.get(kernel, {}))):
+            x, y = a[kernel][k], b[kernel][k]
+            d = abs(x - y) / max(x, y) if max(x, y) else 0.0
+            worst = max(worst, d)
+            print(f'{kernel:4} {k:28} {x:14.3f} {y:14.3f} {100 * d:7.3f}%')
+    print(f'largest difference: {100 * worst:.3f}%')
+    return worst
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == '--compare':
+        return 1 if compare(sys.argv[2], sys.argv[3]) > 0.01 else 0
     ap = argparse.ArgumentParser()
-    ap.add_argument('--ours', required=True, nargs='+', help="our kernel's consoles")
-    ap.add_argument('--base', required=True, nargs='+', help="the base kernel's consoles")
+    ap.add_argument('--ours', action='extend', nargs='+', default=[], help="our kernel's wall-clock consoles")
+    ap.add_argument('--base', action='extend', nargs='+', default=[], help="the base kernel's wall-clock consoles")
+    ap.add_argument('--ours-icount', action='extend', nargs='+', default=[], help="our kernel's icount consoles")
+    ap.add_argument('--base-icount', action='extend', nargs='+', default=[], help="the base kernel's icount consoles")
     ap.add_argument('--out', required=True)
     ap.add_argument('--note', default='')
     a = ap.parse_args()
 
-    raw = {'ours': {}, 'base': {}}
-    bad = []
-    for name, logs in (('ours', a.ours), ('base', a.base)):
-        for log in logs:
-            bad += problems(name, log, raw[name])
-    ours, base = medians(raw['ours']), medians(raw['base'])
+    logs = {'wall': (a.ours, a.base), 'icount': (a.ours_icount, a.base_icount)}
+    res, bad, reps, boots = {}, [], {}, {}
+    for clock, (lo, lb) in logs.items():
+        if not lo and not lb:
+            continue
+        if not lo or not lb:
+            ap.error(f'{clock}: consoles of both kernels are needed')
+        raw = {'ours': {}, 'base': {}}
+        for name, paths in (('ours', lo), ('base', lb)):
+            for path in paths:
+                bad += [f'{clock}: {b}' for b in problems(name, path, raw[name])]
+        res[clock] = (medians(raw['ours']), medians(raw['base']))
+        vals = list(res[clock][0].values()) + list(res[clock][1].values())
+        reps[clock] = min([r[2] for r in vals] or [0])
+        boots[clock] = len(lo)
+    if not res:
+        ap.error('no consoles')
     m = machine()
-    reps = min([r[2] for r in list(ours.values()) + list(base.values())] or [0])
-    boots = len(a.ours)
+    how = '; '.join(f'{c}: median of {reps[c]} repetitions, {boots[c]} boot'
+                    f'{"s" if boots[c] != 1 else ""} per kernel' for c in res)
 
     md = ['# HMM benchmarks: ours against the base 6.1 implementation', '',
-          f'Median of {reps} repetitions ({boots} boot{"s" if boots != 1 else ""} per kernel, alternating,',
-          'each after a warm-up), timed in the guest kernel with ktime around the',
-          'operation only (row 5 excepted), same module and config in both kernels.',
-          f'QEMU TCG, {m["MACHINE_CPUS"]} vCPUs, {m["MACHINE_MEM_GIB"]} GiB '
+          f'{how} (kernels alternating, each boot after a warm-up), timed in',
+          'the guest kernel with ktime around the operation only (row 5 excepted),',
+          'same module and config in both kernels.',
+          f'QEMU TCG, {m["MACHINE_CPUS"]} vCPUs (icount: 1), {m["MACHINE_MEM_GIB"]} GiB '
           f'({m["MACHINE_SPM_MIB"]} MiB reserved). base/ours above 1 means ours',
-          'is faster. "ours / ref" and "base / ref" are the time per page divided',
-          "by that kernel's reference memory pass at the same size.",
-          'Under QEMU TCG only the ratios mean something, not the absolute times.', '',
-          table(ours, base), '',
+          'is faster. "ours / ref" is the time per page divided by the',
+          "reference memory pass at the same size, on our kernel.",
+          '- wall: the guest clock follows the host (multi-threaded TCG); figures',
+          'move with the host load, only the ratios mean something.',
+          '- icount: QEMU runs with -icount shift=0 (one vCPU, virtual time advances',
+          '1 ns per guest instruction), so each figure is a count of guest',
+          'instructions (insn): repeatable to well under 1% whatever the host does,',
+          'but blind to what real hardware adds per instruction (cache misses, TLB',
+          'misses, branch mispredictions, memory bandwidth).', '',
+          table(res), '',
           '- [*] Row 5 is timed in user space around the mprotect() system call',
           '(clock_gettime(CLOCK_MONOTONIC), 10,000 calls per repetition); mprotect has',
           'no kernel-callable entry. It is the whole system call, of which the',
           'notifier walk is a part; N interval notifiers over disjoint ranges, exactly',
           'one overlapping the page.',
-          '- [r] The reference runs the same code in both kernels: its ratio shows the',
-          'noise of the shared machine, not a difference between the kernels.',
+          '- [r] The reference runs the same code in both kernels: its wall ratio shows',
+          'the noise of the shared machine, not a difference between the kernels.',
           '- Row 4 is timed in the kernel: 4a is migrate_vma_setup/pages/finalize into',
           "the module's device-private memory (batches of 512 pages), 4b faults every",
           'page back with handle_mm_fault() under the mmap read lock, which calls',
@@ -217,13 +295,15 @@ def main():
           '(MIGRATE_VMA_SELECT_COMPOUND) and the first CPU fault on it brings the',
           '2 MiB back into a THP; the base kernel cannot, so its column repeats its',
           'row 7 figure: base/ours is then the gain over the base kernel.']
-    for size in THP_SIZES:
-        o4, o2 = ours.get(('thp4k', size)), ours.get(('thp2m', size))
-        if o4 and o2:
-            md.insert(md.index('- Row 6 loops in the module without taking a driver lock around read_retry.'),
-                      f'- Ours, {human(size, "thp4k")} of THPs: 4 KiB device pages / 2 MiB device '
-                      f'folios = {o4[1] / o2[1]:.1f}x for the round trip.')
-    if any(k not in ours and k not in base for k in ((r[0], z) for r in ROWS for z in r[2])):
+    for clock, (ours, _) in res.items():
+        for size in THP_SIZES:
+            o4, o2 = ours.get(('thp4k', size)), ours.get(('thp2m', size))
+            if o4 and o2:
+                md.insert(md.index('- Row 6 loops in the module without taking a driver lock around read_retry.'),
+                          f'- Ours ({clock}), {human(size, "thp4k")} of THPs: 4 KiB device pages / 2 MiB '
+                          f'device folios = {o4[1] / o2[1]:.1f}x for the round trip.')
+    if any(k not in o and k not in b for o, b in res.values()
+           for k in ((r[0], z) for r in ROWS for z in r[2])):
         md.insert(md.index('- Row 6 loops in the module without taking a driver lock around read_retry.'),
                   "- [+] Not run: the range is larger than the module's device-private pool.")
     if a.note:
@@ -234,9 +314,12 @@ def main():
     text = '\n'.join(md) + '\n'
     with open(os.path.join(a.out, 'results.md'), 'w') as f:
         f.write(text)
+    with open(os.path.join(a.out, 'results.json'), 'w') as f:
+        json.dump({c: {k: {f'{r}/{z}': v[1] for (r, z), v in d.items()}
+                       for k, d in zip(('ours', 'base'), res[c])} for c in res}, f, indent=1)
     print(text)
     try:
-        print('chart:', chart(ours, base, a.out))
+        print('chart:', chart(res, a.out))
     except (OSError, subprocess.CalledProcessError) as e:
         bad.append(f'chart: {e}')
         print('chart failed:', e, file=sys.stderr)

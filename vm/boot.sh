@@ -5,7 +5,8 @@
 # The whole console is kept in build/logs/NAME-<time>.log (build/logs/NAME.log
 # points at the latest); NAME is HMM_LOGNAME, by default JOB. HMM_KERNEL
 # and HMM_INITRD boot another kernel and initramfs than build/'s;
-# HMM_APPEND adds kernel parameters. QEMU runs with -no-reboot, so the
+# HMM_APPEND adds kernel parameters; HMM_CLOCK=icount runs the guest on
+# QEMU's instruction-count clock (vm/machine.sh). QEMU runs with -no-reboot, so the
 # guest's final `reboot -f` ends it; a watchdog (HMM_VM_TIMEOUT seconds)
 # kills a guest that hangs and says so in the log (HMM-WATCHDOG).
 . "$(dirname "$0")/../scripts/common.sh"
@@ -26,6 +27,12 @@ kunit=0
 [ "$job" = test ] && kunit=1
 read -rd '' -a params <<<"$MACHINE_KERNEL_PARAMS" || true
 read -rd '' -a machine <<<"$MACHINE_QEMU" || true
+case ${HMM_CLOCK:-wall} in
+wall) ;;
+icount) read -rd '' -a clock <<<"$MACHINE_QEMU_ICOUNT" || true
+	machine+=("${clock[@]}") ;;
+*) die "HMM_CLOCK is wall or icount, not '$HMM_CLOCK'" ;;
+esac
 append="${params[*]} hmmjob=$job kunit.enable=$kunit${HMM_APPEND:+ $HMM_APPEND}"
 qemu=(qemu-system-x86_64 "${machine[@]}" -kernel "$kernel" -initrd "$initrd" -append "$append")
 

@@ -37,6 +37,18 @@ MACHINE_QEMU="
 -no-reboot
 "
 
+# --- the guest's clock (HMM_CLOCK=icount; `make bench` boots both). By
+# default the guest runs multi-threaded TCG and its clocks follow the host's:
+# a time measured in the guest moves with the host's load. With -icount
+# shift=0 QEMU runs the vCPUs on one host thread and advances virtual time
+# by exactly 1 ns per guest instruction (sleep=off: an idle guest skips to
+# its next timer instead of waiting), so a time measured in the guest is a
+# count of instructions executed, whatever else the host is doing.
+MACHINE_QEMU_ICOUNT="
+-icount shift=0,sleep=off
+-smp 1
+"
+
 # --- kernel command line, one parameter per line. boot.sh adds the job's
 # (hmmjob=, kunit.enable=) and HMM_APPEND. no_timer_check: under TCG on a
 # loaded host the IO-APIC timer check can miss its window and panic the

@@ -8,7 +8,10 @@ The consoles in vm/tests/consoles/ are real ones, trimmed, some with a
 failure edited in; each test names what it pins. No guest is booted.
 """
 import argparse
+import contextlib
 import glob
+import io
+import json
 import os
 import re
 import subprocess
@@ -272,12 +275,42 @@ class Report(unittest.TestCase):
     def test_table(self):
         mo = report.medians(self.parse('bench-ours.log')[0])
         mb = report.medians(self.parse('bench-base.log', 'base')[0])
-        rows = report.table(mo, mb).splitlines()
+        rows = report.table({'wall': (mo, mb)}).splitlines()
         self.assertEqual(len(rows), 2 + sum(len(r[2]) for r in report.ROWS))
         row = next(r for r in rows if r.startswith('| 1. hmm_range_fault snapshot, 4 KiB pages '
                                                    '| 4 MiB |'))
         key = ('snapshot', 4 << 20)
         self.assertIn(f'| {mb[key][1] / mo[key][1]:.2f} |', row)
+
+    def test_table_both_clocks(self):
+        """one set of columns per clock, wall first; icount figures are
+        instructions"""
+        mo = report.medians(self.parse('bench-ours.log')[0])
+        mb = report.medians(self.parse('bench-base.log', 'base')[0])
+        rows = report.table({'icount': (mb, mo), 'wall': (mo, mb)}).splitlines()
+        self.assertTrue(rows[0].startswith('| benchmark | size | wall: unit |'), rows[0])
+        self.assertIn('| icount: unit |', rows[0])
+        row = next(r for r in rows if r.startswith('| 1. hmm_range_fault snapshot, 4 KiB pages '
+                                                   '| 4 MiB |'))
+        cells = [c.strip() for c in row.split('|')[1:-1]]
+        self.assertEqual((cells[2], cells[7]), ('ns/page', 'insn/page'))
+        key = ('snapshot', 4 << 20)
+        self.assertEqual((cells[5], cells[10]), (f'{mb[key][1] / mo[key][1]:.2f}',
+                                                 f'{mo[key][1] / mb[key][1]:.2f}'))
+
+    def test_compare_icount_runs(self):
+        """--compare reports the largest relative difference of the icount
+        medians and ignores the wall ones"""
+        with tempfile.TemporaryDirectory() as d:
+            runs = []
+            for i, (snap, wall) in enumerate(((100.0, 5.0), (100.5, 9.0))):
+                runs.append(os.path.join(d, f'{i}.json'))
+                with open(runs[-1], 'w') as f:
+                    json.dump({'icount': {'ours': {'snapshot/4194304': snap},
+                                          'base': {'seq/0': 40.0}},
+                               'wall': {'ours': {'snapshot/4194304': wall}}}, f)
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.assertAlmostEqual(report.compare(*runs), 0.5 / 100.5)
 
     def test_failed_benchmark(self):
         res, bad = self.parse('bench-fail.log')
