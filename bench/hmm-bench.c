@@ -172,6 +172,70 @@ static void bench_fault(unsigned long size)
 	emit("fault", size, "ns/page", v, REPS + 1);
 }
 
+/*
+ * Row 9: a 4 GiB mapping with one populated page every SPARSE_STRIDE bytes,
+ * snapshot, then with a fault requested on exactly the populated pages.
+ * ns per page of the whole range: the walk has to skip the holes per page
+ * table, not per address (the output still has one entry per address).
+ */
+#define SPARSE_SIZE	(4UL << 30)
+#define SPARSE_STRIDE	(64UL << 20)
+static void bench_sparse(const char *row, int fault)
+{
+	unsigned long npages = SPARSE_SIZE / PAGE, i;
+	struct hmm_bench_req req;
+	double v[REPS + 1];
+	char *p;
+	int r;
+
+	p = mmap(NULL, SPARSE_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return fail(row, SPARSE_SIZE, "mmap");
+	if (madvise(p, SPARSE_SIZE, MADV_NOHUGEPAGE)) {
+		fail(row, SPARSE_SIZE, "madvise");
+		goto out;
+	}
+	for (i = 0; i < SPARSE_SIZE; i += SPARSE_STRIDE)
+		p[i] = 1;
+	for (r = 0; r <= REPS; r++) {
+		memset(&req, 0, sizeof(req));
+		req.addr = (uintptr_t)p;
+		req.npages = npages;
+		if (fault) {
+			req.flags = HMM_BENCH_SPARSE_FAULT;
+			req.iters = SPARSE_STRIDE / PAGE;
+		}
+		if (req_ioctl(HMM_BENCH_SNAPSHOT, &req)) {
+			fail(row, SPARSE_SIZE, strerror(errno));
+			goto out;
+		}
+		if (req.count != SPARSE_SIZE / SPARSE_STRIDE) {
+			fail(row, SPARSE_SIZE, "populated pages not reported, or holes were");
+			goto out;
+		}
+		v[r] = (double)req.ns / npages;
+	}
+	emit(row, SPARSE_SIZE, "ns/page", v, REPS + 1);
+out:
+	munmap(p, SPARSE_SIZE);
+}
+
+static long memfree_kib(void)
+{
+	char line[128];
+	long kib = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemFree: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
 /* Row 4: to device-private memory and back by CPU fault, µs per MiB. */
 static void bench_migrate(unsigned long size)
 {
@@ -303,7 +367,8 @@ static double now_ns(void)
 static void bench_invalidate(unsigned long n)
 {
 	struct hmm_bench_req req;
-	double v[REPS + 1], t0;
+	double v[REPS + 1], m[2], t0;
+	long mem;
 	char *g, *p;
 	int r, i;
 
@@ -319,9 +384,15 @@ static void bench_invalidate(unsigned long n)
 	memset(&req, 0, sizeof(req));
 	req.addr = (uintptr_t)p;
 	req.iters = n;
+	mem = memfree_kib();
 	if (req_ioctl(HMM_BENCH_NOTIFIERS, &req)) {
 		fail("invalidate", n, strerror(errno));
 		goto out;
+	}
+	/* one measurement, not repeated: inserting n notifiers is slow */
+	if (n >= 100000 && mem > 0) {
+		m[0] = m[1] = (mem - memfree_kib()) * 1024.0 / n;
+		emit("interval_mem", n, "B/interval", m, 2);
 	}
 	for (r = 0; r <= REPS; r++) {
 		t0 = now_ns();
@@ -453,7 +524,10 @@ int main(int argc, char **argv)
 	bench_invalidate(10);
 	bench_invalidate(1000);
 	bench_invalidate(100000);
+	bench_invalidate(1000000);
 	bench_seq();
+	bench_sparse("sparse_snapshot", 0);
+	bench_sparse("sparse_fault", 1);
 	close(fd);
 	printf("HMM-BENCH-DONE failures=%d\n", failures);
 	return failures ? 1 : 0;

@@ -119,7 +119,9 @@ static int bench_snapshot(struct hmm_bench_req *req)
 	bool changed;
 	int ret;
 
-	if (!range.end || (req->flags & ~HMM_BENCH_FAULT_WRITE))
+	if (!range.end ||
+	    (req->flags & ~(HMM_BENCH_FAULT_WRITE | HMM_BENCH_SPARSE_FAULT)) ||
+	    ((req->flags & HMM_BENCH_SPARSE_FAULT) && !req->iters))
 		return -EINVAL;
 	if (req->flags & HMM_BENCH_FAULT_WRITE)
 		range.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
@@ -129,6 +131,11 @@ static int bench_snapshot(struct hmm_bench_req *req)
 	if (!range.hmm_pfns || !sub) {
 		ret = -ENOMEM;
 		goto out;
+	}
+	if (req->flags & HMM_BENCH_SPARSE_FAULT) {
+		range.pfn_flags_mask = HMM_PFN_REQ_FAULT;
+		for (i = 0; i < req->npages; i += req->iters)
+			range.hmm_pfns[i] = HMM_PFN_REQ_FAULT;
 	}
 	ret = mmu_interval_notifier_insert(sub, mm, range.start,
 					   range.end - range.start,

@@ -20,14 +20,18 @@
  * fails the request with EOPNOTSUPP
  */
 #define HMM_BENCH_THP		_BITULL(2)
+/* snapshot: request HMM_PFN_REQ_FAULT on every iters-th page only */
+#define HMM_BENCH_SPARSE_FAULT	_BITULL(3)
 
 /**
  * struct hmm_bench_req - one benchmark request
  * @addr:	start of the user range (page aligned)
  * @npages:	pages in the range, or elements of the memory pass
  * @flags:	HMM_BENCH_* flags
- * @iters:	iterations (SEQ) or notifiers to insert (NOTIFIERS); out, for
- *		a migration with HMM_BENCH_THP: pages moved in 2 MiB folios
+ * @iters:	iterations (SEQ), notifiers to insert (NOTIFIERS), or the
+ *		stride of the fault requests (SNAPSHOT, HMM_BENCH_SPARSE_FAULT);
+ *		out, for a migration with HMM_BENCH_THP: pages moved in 2 MiB
+ *		folios
  * @ns:		out: time of the operation (migration: to the device)
  * @ns2:	out: migration only: time of the way back
  * @count:	out: pages valid in the snapshot, or migrated to the device
