@@ -374,6 +374,38 @@ static int hmm_decode_pte(const struct hmm_range *range, unsigned long in,
 	return HMM_PTE_REPORT;
 }
 
+/* No entry of @range can ask for a fault: every PTE is only reported. */
+static bool hmm_range_is_snapshot(const struct hmm_range *range)
+{
+	return !((range->default_flags | range->pfn_flags_mask) &
+		 HMM_PFN_REQ_FAULT);
+}
+
+/*
+ * The PTEs of one page table of a snapshot, which nothing can stop: no
+ * fault, no wait.  Populated ranges are almost all plain present PTEs, so
+ * those are decoded right here, a few instructions each; hmm_decode_pte()
+ * takes the rest, and with nothing requested its verdict is always a
+ * report.
+ */
+static void hmm_snapshot_ptes(const struct hmm_range *range, pte_t *ptep,
+			      unsigned long *out, unsigned int n)
+{
+	unsigned int i, need;
+
+	for (i = 0; i < n; i++) {
+		pte_t pte = ptep_get(ptep + i);
+
+		if (likely(pte_present(pte) && !pte_protnone(pte) &&
+			   !pte_special(pte))) {
+			out[i] = pte_pfn(pte) | HMM_PFN_VALID |
+				 (pte_write(pte) ? HMM_PFN_WRITE : 0);
+			continue;
+		}
+		hmm_decode_pte(range, out[i], pte, &out[i], &need);
+	}
+}
+
 /*
  * The PTEs of one page table.  Output is written up to the first entry
  * that needs a fault; the rest of the table is still scanned so that all
@@ -395,6 +427,11 @@ static int hmm_walk_ptes(struct mm_walk *walk, pmd_t *pmdp,
 	int ret = 0;
 
 	ptep = pte_offset_map_lock(walk->mm, pmdp, start, &ptl);
+	if (hmm_range_is_snapshot(range)) {
+		hmm_snapshot_ptes(range, ptep, hmm_entry(range, start), n);
+		pte_unmap_unlock(ptep, ptl);
+		return 0;
+	}
 	for (addr = start, i = 0; addr < end; addr += PAGE_SIZE, i++) {
 		entry = hmm_entry(range, addr);
 		ret = hmm_decode_pte(range, *entry, ptep_get(ptep + i), &out,

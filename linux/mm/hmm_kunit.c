@@ -1272,6 +1272,37 @@ static void hmm_test_devmap_pte(struct kunit *test)
 }
 
 /*
+ * A range that requests nothing is read by hmm_range_fault()'s snapshot
+ * loop; one that could request a fault but does not is read by the full
+ * decoder.  Over present, zero-page and empty PTEs in one table, both must
+ * report exactly the same entries.
+ */
+static void hmm_test_snapshot_as_full_walk(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmm_range fast, full;
+	unsigned long addr, i;
+	u64 val;
+
+	addr = hmmt_setup(ctx, 6, PROT_READ | PROT_WRITE);
+	for (i = 0; i < 6; i += 3) {
+		KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr + i * PAGE_SIZE,
+						 hmmt_magic(i)), 0);
+		KUNIT_ASSERT_EQ(test, hmmt_load(ctx, addr + (i + 1) * PAGE_SIZE,
+						&val), 0);
+	}
+	hmmt_range_init(ctx, &fast, addr, 6, 0, 0);
+	hmmt_range_init(ctx, &full, addr, 6, 0, HMM_PFN_REQ_FAULT);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &fast, NULL), 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &full, NULL), 0);
+	for (i = 0; i < 6; i++)
+		KUNIT_EXPECT_EQ(test, fast.hmm_pfns[i], full.hmm_pfns[i]);
+	hmmt_expect_private_page(test, fast.hmm_pfns[0]);
+	hmmt_expect_zero_page(test, fast.hmm_pfns[1]);
+	hmmt_expect_unpopulated(test, fast.hmm_pfns[2]);
+}
+
+/*
  * A swap entry no fault can repair (here a failed swap-in; poisoned memory
  * takes the same path) reads as not present in a snapshot, like every
  * other non-present entry, not as HMM_PFN_ERROR; a fault request for it
@@ -1759,6 +1790,7 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_unlocked_fills),
 	KUNIT_CASE(hmm_test_unlocked_deadline),
 	KUNIT_CASE(hmm_test_devmap_pte),
+	KUNIT_CASE(hmm_test_snapshot_as_full_walk),
 	KUNIT_CASE(hmm_test_swapin_error_entry),
 	KUNIT_CASE(hmm_test_protnone_pte),
 	KUNIT_CASE(hmm_test_protnone_pmd),

@@ -95,15 +95,15 @@ struct mmu_notifier_subscriptions {
  * between non_block_start() and non_block_end(), so that
  * CONFIG_DEBUG_ATOMIC_SLEEP reports one that does.
  */
-static void mn_callback_enter(const struct mmu_notifier_range *range)
+static void mn_callback_enter(bool blockable)
 {
-	if (!mmu_notifier_range_blockable(range))
+	if (!blockable)
 		non_block_start();
 }
 
-static void mn_callback_exit(const struct mmu_notifier_range *range)
+static void mn_callback_exit(bool blockable)
 {
-	if (!mmu_notifier_range_blockable(range))
+	if (!blockable)
 		non_block_end();
 }
 
@@ -237,15 +237,16 @@ static bool mn_itree_call(struct mmu_interval_notifier *sub,
 static unsigned int mn_itree_finish(const struct mmu_notifier_range *range,
 				    struct llist_head *finishes)
 {
+	bool blockable = mmu_notifier_range_blockable(range);
 	struct mmu_interval_notifier_finish *finish, *next;
 	struct llist_node *first;
 	unsigned int n = 0;
 
 	first = llist_reverse_order(__llist_del_all(finishes));
 	llist_for_each_entry_safe(finish, next, first, link) {
-		mn_callback_enter(range);
+		mn_callback_enter(blockable);
 		finish->notifier->ops->invalidate_finish(finish);
-		mn_callback_exit(range);
+		mn_callback_exit(blockable);
 		n++;
 	}
 	return n;
@@ -272,9 +273,9 @@ static int mn_itree_invalidate(struct mmu_notifier_subscriptions *subs,
 
 	for (sub = mn_itree_open(subs, start, last, &seq); sub;
 	     sub = mn_itree_next(sub, start, last)) {
-		mn_callback_enter(range);
+		mn_callback_enter(blockable);
 		done = mn_itree_call(sub, range, seq, &finishes);
-		mn_callback_exit(range);
+		mn_callback_exit(blockable);
 		called++;
 		if (likely(done))
 			continue;
@@ -324,7 +325,12 @@ mmu_interval_read_begin(struct mmu_interval_notifier *interval_sub)
 
 	spin_lock(&subs->lock);
 	seq = READ_ONCE(interval_sub->invalidate_seq);
-	busy = mn_tree_frozen(subs) && seq == subs->seq;
+	/*
+	 * An interval's seq is always odd (see mn_interval_add() and the
+	 * seq handed to its callbacks), and the tree's is odd only while
+	 * frozen: equal means an invalidation of this interval is open.
+	 */
+	busy = seq == subs->seq;
 	spin_unlock(&subs->lock);
 
 	mn_might_wait_for_invalidations();
@@ -494,9 +500,11 @@ void __mmu_notifier_change_pte(struct mm_struct *mm, unsigned long address,
 static void mn_call_end(struct mmu_notifier *mn,
 			const struct mmu_notifier_range *range)
 {
-	mn_callback_enter(range);
+	bool blockable = mmu_notifier_range_blockable(range);
+
+	mn_callback_enter(blockable);
 	mn->ops->invalidate_range_end(mn, range);
-	mn_callback_exit(range);
+	mn_callback_exit(blockable);
 }
 
 /*
@@ -533,9 +541,9 @@ static int mn_call_start(struct mmu_notifier *mn,
 
 	if (!mn->ops->invalidate_range_start)
 		return 0;
-	mn_callback_enter(range);
+	mn_callback_enter(blockable);
 	err = mn->ops->invalidate_range_start(mn, range);
-	mn_callback_exit(range);
+	mn_callback_exit(blockable);
 	if (likely(!err))
 		return 0;
 	if (blockable) {
