@@ -265,6 +265,11 @@ static void *map_anon(size_t bytes, int prot)
 /*
  * @n pages of fresh private anonymous memory, stamped with @seed unless it
  * is 0; ends the case if there is no memory.  Cases munmap() it themselves.
+ * The cases expect 4 KiB mappings: under THP=always a new mapping merges
+ * with its anonymous neighbours, and a write fault in a 2 MiB block that
+ * the merged VMA covers maps a THP, so whether a case saw PMD entries
+ * depended on where ASLR put the mappings (five cases failed together in
+ * one boot, rw.read_anon among them). MADV_NOHUGEPAGE keeps them 4 KiB.
  */
 static char *map_pages(struct __test_metadata *_metadata, unsigned long n,
 		       uint64_t seed)
@@ -272,6 +277,7 @@ static char *map_pages(struct __test_metadata *_metadata, unsigned long n,
 	char *p = map_anon(n * psz, PROT_READ | PROT_WRITE);
 
 	ASSERT_NE(p, NULL) TH_LOG("cannot map %lu pages", n);
+	ASSERT_EQ(madvise(p, n * psz, MADV_NOHUGEPAGE), 0);
 	if (seed)
 		stamp(p, n * psz, seed);
 	return p;
