@@ -28,6 +28,9 @@
 #define HUGE		(2UL << 20)
 #define MPROTECT_ITERS	5000
 #define SEQ_ITERS	1000000
+#define FLUSH_DEVS	4
+#define FLUSH_US	1000
+#define FLUSH_ITERS	50
 
 static int fd;
 static int failures;
@@ -412,6 +415,58 @@ out:
 	munmap(g, 3 * PAGE);
 }
 
+/*
+ * Row 10: mprotect() of one populated page mirrored by FLUSH_DEVS devices,
+ * each of whose invalidations waits for a simulated TLB flush of FLUSH_US
+ * (a work item), in one pass (@passes 1: the flushes one after the other)
+ * or two (2: every device starts its flush, then all are waited for).
+ * Timed around the system call in user space, in microseconds.
+ */
+static void bench_flush(unsigned long passes)
+{
+	struct hmm_bench_req req;
+	double v[REPS + 1], t0;
+	char *g, *p;
+	int r, i;
+
+	g = mmap(NULL, 3 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (g == MAP_FAILED)
+		return fail("flush", passes, "mmap");
+	p = g + PAGE;
+	if (mprotect(p, PAGE, PROT_READ | PROT_WRITE)) {
+		fail("flush", passes, "mprotect");
+		goto out;
+	}
+	*p = 1;
+	memset(&req, 0, sizeof(req));
+	req.addr = (uintptr_t)p;
+	req.iters = FLUSH_DEVS;
+	req.npages = FLUSH_US;
+	req.flags = passes == 2 ? HMM_BENCH_TWO_PASS : 0;
+	if (req_ioctl(HMM_BENCH_FLUSH_NOTIFIERS, &req)) {
+		/* a kernel without two-pass notifiers has no such row */
+		if (errno != EOPNOTSUPP)
+			fail("flush", passes, strerror(errno));
+		goto out;
+	}
+	for (r = 0; r <= REPS; r++) {
+		t0 = now_ns();
+		for (i = 0; i < FLUSH_ITERS; i++) {
+			if (mprotect(p, PAGE, PROT_READ) ||
+			    mprotect(p, PAGE, PROT_READ | PROT_WRITE)) {
+				fail("flush", passes, "mprotect");
+				goto del;
+			}
+		}
+		v[r] = (now_ns() - t0) / (2.0 * FLUSH_ITERS) / 1e3;
+	}
+	emit("flush", passes, "us/call", v, REPS + 1);
+del:
+	ioctl(fd, HMM_BENCH_NOTIFIERS_DEL);
+out:
+	munmap(g, 3 * PAGE);
+}
+
 /* Row 6: mmu_interval_read_begin() + mmu_interval_read_retry(). */
 static void bench_seq(void)
 {
@@ -528,6 +583,8 @@ int main(int argc, char **argv)
 	bench_seq();
 	bench_sparse("sparse_snapshot", 0);
 	bench_sparse("sparse_fault", 1);
+	bench_flush(1);
+	bench_flush(2);
 	close(fd);
 	printf("HMM-BENCH-DONE failures=%d\n", failures);
 	return failures ? 1 : 0;

@@ -13,6 +13,7 @@
  * the kernel can move THPs whole (MIGRATE_VMA_SELECT_COMPOUND), a second
  * pool hands out 2 MiB device-private folios.
  */
+#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/hmm.h>
 #include <linux/ioport.h>
@@ -26,6 +27,7 @@
 #include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "hmm_bench_uapi.h"
 
@@ -37,6 +39,8 @@ MODULE_PARM_DESC(dmem_mib, "device-private memory to create, in MiB (default 64)
 #define BENCH_MAX_NOTIFIERS	1000000UL
 #define BENCH_MAX_ITERS		1000000000ULL
 #define BENCH_MIGRATE_BATCH	512UL
+#define BENCH_MAX_FLUSH_DEVS	16UL
+#define BENCH_MAX_FLUSH_US	100000ULL
 
 #ifdef MIGRATE_PFN_COMPOUND
 #define BENCH_HAVE_THP
@@ -64,11 +68,19 @@ static struct bench_dmem dmem;
  */
 static DEFINE_SPINLOCK(bench_seq_lock);
 
-/* Per open file: the notifiers of the invalidation benchmark. */
+/* A device of the flush benchmark: each invalidation flushes its TLB. */
+struct bench_flush_dev {
+	struct mmu_interval_notifier sub;
+	unsigned int delay_us;
+};
+
+/* Per open file: the notifiers of the invalidation benchmarks. */
 struct bench_file {
-	struct mutex lock;	/* protects @subs and @nsubs */
+	struct mutex lock;	/* protects everything below */
 	struct mmu_interval_notifier *subs;
 	unsigned long nsubs;
+	struct bench_flush_dev *devs;
+	unsigned long ndevs;
 };
 
 static u64 bench_ns_since(ktime_t start)
@@ -622,6 +634,139 @@ static void bench_notifiers_remove(struct bench_file *bf)
 	kvfree(bf->subs);
 	bf->subs = NULL;
 	bf->nsubs = 0;
+	for (i = 0; i < bf->ndevs; i++)
+		mmu_interval_notifier_remove(&bf->devs[i].sub);
+	kfree(bf->devs);
+	bf->devs = NULL;
+	bf->ndevs = 0;
+}
+
+/*
+ * A simulated device TLB flush: a work item that completes after the
+ * device's delay, started by the invalidation and waited for by it, at
+ * once (one pass) or after every device has started its own (two passes).
+ */
+struct bench_flush {
+#ifdef HMM_BENCH_TWO_PASS_OPS
+	struct mmu_interval_notifier_finish finish;
+#endif
+	struct work_struct work;
+	struct completion done;
+	unsigned int delay_us;
+};
+
+static void bench_flush_work(struct work_struct *work)
+{
+	struct bench_flush *f = container_of(work, struct bench_flush, work);
+
+	usleep_range(f->delay_us, f->delay_us + 10);
+	complete(&f->done);
+}
+
+/* Unmap (the sequence), start the flush; NULL when there is none to wait for. */
+static struct bench_flush *bench_flush_start(struct mmu_interval_notifier *sub,
+					     const struct mmu_notifier_range *range,
+					     unsigned long cur_seq)
+{
+	struct bench_flush_dev *dev = container_of(sub, struct bench_flush_dev, sub);
+	struct bench_flush *f;
+
+	spin_lock(&bench_seq_lock);
+	mmu_interval_set_seq(sub, cur_seq);
+	spin_unlock(&bench_seq_lock);
+	if (!mmu_notifier_range_blockable(range))
+		return NULL;
+	f = kmalloc(sizeof(*f), GFP_NOWAIT | __GFP_NOWARN);
+	if (!f) {
+		usleep_range(dev->delay_us, dev->delay_us + 10);
+		return NULL;
+	}
+	INIT_WORK(&f->work, bench_flush_work);
+	init_completion(&f->done);
+	f->delay_us = dev->delay_us;
+	queue_work(system_unbound_wq, &f->work);
+	return f;
+}
+
+static void bench_flush_wait(struct bench_flush *f)
+{
+	wait_for_completion(&f->done);
+	kfree(f);
+}
+
+static bool bench_flush_invalidate(struct mmu_interval_notifier *sub,
+				   const struct mmu_notifier_range *range,
+				   unsigned long cur_seq)
+{
+	struct bench_flush *f = bench_flush_start(sub, range, cur_seq);
+
+	if (f)
+		bench_flush_wait(f);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops bench_flush_ops = {
+	.invalidate = bench_flush_invalidate,
+};
+
+#ifdef HMM_BENCH_TWO_PASS_OPS
+static bool bench_flush_invalidate_start(struct mmu_interval_notifier *sub,
+					 const struct mmu_notifier_range *range,
+					 unsigned long cur_seq,
+					 struct mmu_interval_notifier_finish **finish)
+{
+	struct bench_flush *f = bench_flush_start(sub, range, cur_seq);
+
+	if (f)
+		*finish = &f->finish;
+	return true;
+}
+
+static void bench_flush_invalidate_finish(struct mmu_interval_notifier_finish *finish)
+{
+	bench_flush_wait(container_of(finish, struct bench_flush, finish));
+}
+
+static const struct mmu_interval_notifier_ops bench_flush_two_pass_ops = {
+	.invalidate_start = bench_flush_invalidate_start,
+	.invalidate_finish = bench_flush_invalidate_finish,
+};
+#endif
+
+/* req->iters devices over the page at req->addr, flushing req->npages us. */
+static int bench_flush_insert(struct bench_file *bf, struct hmm_bench_req *req)
+{
+	const struct mmu_interval_notifier_ops *ops = &bench_flush_ops;
+	unsigned long i;
+	int ret = 0;
+
+	if (!req->addr || !PAGE_ALIGNED(req->addr) || req->addr >= TASK_SIZE ||
+	    !req->iters || req->iters > BENCH_MAX_FLUSH_DEVS ||
+	    req->npages > BENCH_MAX_FLUSH_US)
+		return -EINVAL;
+	if (req->flags & HMM_BENCH_TWO_PASS) {
+#ifdef HMM_BENCH_TWO_PASS_OPS
+		ops = &bench_flush_two_pass_ops;
+#else
+		return -EOPNOTSUPP;
+#endif
+	}
+	if (bf->devs)
+		return -EBUSY;
+	bf->devs = kcalloc(req->iters, sizeof(*bf->devs), GFP_KERNEL);
+	if (!bf->devs)
+		return -ENOMEM;
+	for (i = 0; i < req->iters; i++) {
+		bf->devs[i].delay_us = req->npages;
+		ret = mmu_interval_notifier_insert(&bf->devs[i].sub, current->mm,
+						   req->addr, PAGE_SIZE, ops);
+		if (ret)
+			break;
+		bf->ndevs++;
+	}
+	if (ret)
+		bench_notifiers_remove(bf);
+	return ret;
 }
 
 /*
@@ -767,6 +912,9 @@ static long bench_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		break;
 	case HMM_BENCH_NOTIFIERS:
 		ret = bench_notifiers_insert(bf, &req);
+		break;
+	case HMM_BENCH_FLUSH_NOTIFIERS:
+		ret = bench_flush_insert(bf, &req);
 		break;
 	case HMM_BENCH_SEQ:
 		ret = bench_seq(&req);

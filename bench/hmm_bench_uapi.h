@@ -22,16 +22,19 @@
 #define HMM_BENCH_THP		_BITULL(2)
 /* snapshot: request HMM_PFN_REQ_FAULT on every iters-th page only */
 #define HMM_BENCH_SPARSE_FAULT	_BITULL(3)
+/* FLUSH_NOTIFIERS: invalidate in two passes (kernels that have them) */
+#define HMM_BENCH_TWO_PASS	_BITULL(4)
 
 /**
  * struct hmm_bench_req - one benchmark request
  * @addr:	start of the user range (page aligned)
- * @npages:	pages in the range, or elements of the memory pass
+ * @npages:	pages in the range, elements of the memory pass, or the
+ *		simulated TLB flush in microseconds (FLUSH_NOTIFIERS)
  * @flags:	HMM_BENCH_* flags
- * @iters:	iterations (SEQ), notifiers to insert (NOTIFIERS), or the
- *		stride of the fault requests (SNAPSHOT, HMM_BENCH_SPARSE_FAULT);
- *		out, for a migration with HMM_BENCH_THP: pages moved in 2 MiB
- *		folios
+ * @iters:	iterations (SEQ), notifiers to insert (NOTIFIERS,
+ *		FLUSH_NOTIFIERS), or the stride of the fault requests
+ *		(SNAPSHOT, HMM_BENCH_SPARSE_FAULT); out, for a migration with
+ *		HMM_BENCH_THP: pages moved in 2 MiB folios
  * @ns:		out: time of the operation (migration: to the device)
  * @ns2:	out: migration only: time of the way back
  * @count:	out: pages valid in the snapshot, or migrated to the device
@@ -60,5 +63,12 @@ struct hmm_bench_req {
 #define HMM_BENCH_SEQ		_IOWR('B', 0x04, struct hmm_bench_req)
 /* reference: read and write one u64 per page for npages pages */
 #define HMM_BENCH_MEMPASS	_IOWR('B', 0x05, struct hmm_bench_req)
+/*
+ * insert iters notifiers, all over the page at addr, each a device whose
+ * invalidation waits for a simulated TLB flush of npages microseconds (a
+ * work item); one-pass, or two-pass with HMM_BENCH_TWO_PASS (-EOPNOTSUPP
+ * on a kernel without two-pass notifiers). NOTIFIERS_DEL removes them.
+ */
+#define HMM_BENCH_FLUSH_NOTIFIERS _IOWR('B', 0x06, struct hmm_bench_req)
 
 #endif /* _HMM_BENCH_UAPI_H */
