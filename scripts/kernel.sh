@@ -3,13 +3,15 @@
 #   scripts/kernel.sh                               the test kernel
 #   scripts/kernel.sh SRCDIR OBJDIR MODROOT FRAGMENT... another (make bench)
 # The test kernel is our tree (build/src) in build/obj with its modules in
-# build/modroot, configured from configs/hmm.config. The config is
+# build/modroot, configured from configs/hmm.config and
+# configs/sanitizers.config. The config is
 # tinyconfig plus the fragments (scripts/kconfig.sh); then bzImage and the
 # modules are built in OBJDIR and the modules installed into MODROOT.
 . "$(dirname "$0")/common.sh"
 take_lock
 
-[ $# -gt 0 ] || set -- "$SRC" "$OBJ" "$BUILD/modroot" "$TOP/configs/hmm.config"
+[ $# -gt 0 ] || set -- "$SRC" "$OBJ" "$BUILD/modroot" "$TOP/configs/hmm.config" \
+	"$TOP/configs/sanitizers.config"
 [ $# -ge 4 ] || die "usage: kernel.sh [SRCDIR OBJDIR MODROOT FRAGMENT...]"
 ksrc=$1 kobj=$2 modroot=$3
 shift 3

@@ -52,12 +52,17 @@ MACHINE_QEMU_ICOUNT="
 # --- kernel command line, one parameter per line. boot.sh adds the job's
 # (hmmjob=, kunit.enable=) and HMM_APPEND. no_timer_check: under TCG on a
 # loaded host the IO-APIC timer check can miss its window and panic the
-# boot ("IO-APIC + timer doesn't work").
+# boot ("IO-APIC + timer doesn't work"). acpi=noirq: PCI interrupts are
+# routed from the MP table, not by running the DSDT's _PRT method; under
+# KASAN on a loaded host that AML ran into ACPICA's 30 s loop timeout
+# (AE_AML_LOOP_TIMEOUT, with a soft lockup on the way), the NVMe
+# controller got no interrupt and its probe hung for a minute.
 MACHINE_KERNEL_PARAMS="
 console=ttyS0
 panic=-1
 rdinit=/init
 no_timer_check
+acpi=noirq
 memmap=${MACHINE_SPM_MIB}M\$$MACHINE_SPM_ADDR
 "
 
@@ -120,4 +125,6 @@ general protection fault
 unable to handle page fault
 lock held when returning to user space
 hung_task
+blocked for more than
+soft lockup
 '

@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
-"""Judge one `make test` console log.
+"""Judge one `make test` or `make fuzz` console log.
 
 Reads the guest console, parses the KUnit KTAP (with the base tree's
-tools/testing/kunit/kunit.py parse) and the selftests' TAP, reads the
-guest's own result lines, scans the kernel's own messages for splats (the
-list in vm/machine.sh), prints a table per suite and ends with the line
-'N passed, N failed[, N skipped]'. Exit status 1 on any failure: a failed or
-errored case, a skip not on the expected-skip list, a run that did not
-finish or whose job failed, or a splat in the console (but for a WARNING a
-test announced with HMM-EXPECT-WARN-BEGIN, see console_suite).
+tools/testing/kunit/kunit.py parse), the selftests' TAP and the fuzzer's
+runs, reads the guest's own result lines, scans the kernel's own messages
+for splats (the list in vm/machine.sh), prints a table per suite and ends
+with the line 'N passed, N failed[, N skipped]'. Exit status 1 on any
+failure: a failed or errored case, a skip not on the expected-skip list, a
+run that did not finish or whose job failed, or a splat in the console (but
+for a WARNING a test announced with HMM-EXPECT-WARN-BEGIN, see
+console_suite, and for a KCSAN data race outside our files when --ours
+names our functions).
+
+--expect says which results the console must have (all of kunit,
+selftests, clients and fuzz for `make test`). --fuzz-total LOG... prints the
+figures and the one verdict line of several `make fuzz` consoles.
 
 The HMM-* lines it reads, who writes them and what they mean: vm/README.md,
 "The guest/host protocol". Its tests: vm/tests/verdict_test.py.
@@ -221,6 +227,91 @@ def guest_suite(lines):
     return s
 
 
+FUZZ_BEGIN = re.compile(r'^HMM-FUZZ-BEGIN (\S+) (.*)$')
+FUZZ_END = re.compile(r'^HMM-FUZZ-END (\S+) rc=(\d+)$')
+FUZZ_SEED = re.compile(r'^hmm-fuzz: seed (\d+), ')
+FUZZ_RESULT = re.compile(r'^hmm-fuzz: (passed|FAILED) \(seed (\d+)\)$')
+FUZZ_TOTALS = re.compile(r'^hmm-fuzz: (\d+) ops, (\d+) pages checked, (\d+) forks, ([\d.]+) s$')
+FUZZ_CLASS = re.compile(r'^hmm-fuzz: (ioctl|cpu|map|madvise|foreign|bad-input|process)\b(.*)$')
+FUZZ_INJECTED = re.compile(r'^fault injection: (\S+) (\d+) failures injected$')
+
+
+def fuzz_runs(lines):
+    """The hmm-fuzz runs of a console, each the guest printed whole between
+    HMM-FUZZ-BEGIN and HMM-FUZZ-END: a dict with name, command, rc (None
+    when the run never ended), seed, result, the first failure line, the
+    figures and the errors by errno (summed over operation classes)."""
+    runs = []
+    run = None
+    for l in lines:
+        m = l.startswith('HMM-FUZZ-BEGIN ') and FUZZ_BEGIN.match(l)
+        if m:
+            run = {'name': m.group(1), 'cmd': m.group(2), 'rc': None, 'seed': None,
+                   'result': None, 'fail': None, 'ops': 0, 'pages': 0, 'forks': 0,
+                   'secs': 0.0, 'errors': {}, 'injected': {}}
+            runs.append(run)
+            continue
+        if run is None:
+            continue
+        m = l.startswith('HMM-FUZZ-END ') and FUZZ_END.match(l)
+        if m and m.group(1) == run['name']:
+            run['rc'] = int(m.group(2))
+            run = None
+            continue
+        if (m := FUZZ_SEED.match(l)):
+            run['seed'] = m.group(1)
+        elif (m := FUZZ_RESULT.match(l)):
+            run['result'] = m.group(1)
+        elif l.startswith('hmm-fuzz: FAIL ') and run['fail'] is None:
+            run['fail'] = l[len('hmm-fuzz: '):]
+        elif (m := FUZZ_TOTALS.match(l)):
+            run['ops'], run['pages'], run['forks'] = (int(m.group(i)) for i in (1, 2, 3))
+            run['secs'] = float(m.group(4))
+        elif (m := FUZZ_CLASS.match(l)):
+            words = m.group(2).split()
+            for err, n in zip(words[::2], words[1::2]):
+                run['errors'][err] = run['errors'].get(err, 0) + int(n)
+        elif (m := FUZZ_INJECTED.match(l)):
+            run['injected'][m.group(1)] = int(m.group(2))
+    return runs
+
+
+def fuzz_suites(lines):
+    """One case per fuzz run: it passes when hmm-fuzz said so and exited 0."""
+    s = Suite('fuzz')
+    runs = fuzz_runs(lines)
+    if not runs:
+        s.add('(run)', 'FAIL', 'no fuzz run: guest crashed or hung')
+    for r in runs:
+        case = f"{r['name']} (seed {r['seed'] or '?'})"
+        if r['rc'] is None:
+            s.add(case, 'FAIL', 'the run did not finish')
+        elif r['rc'] == 0 and r['result'] == 'passed':
+            s.add(case, 'PASS')
+        else:
+            s.add(case, 'FAIL', r['fail'] or f"exit status {r['rc']}")
+    return [s]
+
+
+def fuzz_figures(runs):
+    """Lines of a table of the runs' figures, and a total row."""
+    def errs(e):
+        return ', '.join(f'{k} {v:,}' for k, v in sorted(e.items(), key=lambda x: -x[1]))
+    out = ['', 'fuzz figures', '  run (seed)  ops  pages checked  forks  time  results by errno']
+    tot = {'ops': 0, 'pages': 0, 'forks': 0, 'secs': 0.0, 'errors': {}}
+    for r in runs:
+        inj = ''.join(f'; {k} injected {v:,}' for k, v in r['injected'].items())
+        out.append(f"  {r['name']} ({r['seed']})  {r['ops']:,}  {r['pages']:,}  {r['forks']:,}  "
+                   f"{r['secs']:.0f} s  {errs(r['errors'])}{inj}")
+        for k in ('ops', 'pages', 'forks', 'secs'):
+            tot[k] += r[k]
+        for k, v in r['errors'].items():
+            tot['errors'][k] = tot['errors'].get(k, 0) + v
+    out.append(f"  total ({len(runs)} runs)  {tot['ops']:,}  {tot['pages']:,}  {tot['forks']:,}  "
+               f"{tot['secs']:.0f} s  {errs(tot['errors'])}")
+    return out, tot
+
+
 # A test that provokes a driver bug on purpose brackets it with these kernel
 # messages; a WARNING in between is accepted only when it is raised in one of
 # the functions the BEGIN line names (together with its call trace).
@@ -230,8 +321,20 @@ WARN_AT = re.compile(r'WARNING: .* at \S+ ([\w.]+)\+0x')
 END_TRACE = '---[ end trace'
 
 
-def console_suite(lines, desc=None):
-    """Splats among the kernel's own messages; desc is machine()'s result."""
+KCSAN = re.compile(r'BUG: KCSAN: ([\w-]+) in ([\w.]+)(?: / ([\w.]+))?')
+
+
+def symbol(name):
+    """A function's name without the compiler's suffixes (.isra.0, .cold)."""
+    return name.split('.', 1)[0]
+
+
+def console_suite(lines, desc=None, ours=None, races=None):
+    """Splats among the kernel's own messages; desc is machine()'s result.
+
+    ours, when given, is the set of functions defined in our files: a KCSAN
+    report whose racing functions include one of them is a splat, any other
+    is appended to races (a list) and left to kcsan_suite."""
     splat = splat_pattern(desc or machine())
     s = Suite('console')
     hits = []
@@ -240,6 +343,14 @@ def console_suite(lines, desc=None):
     in_report = False   # inside the report of an expected WARNING
     for l in lines:
         if not KMSG.match(l):
+            continue
+        k = KCSAN.search(l)
+        if k and ours is not None:
+            funcs = {symbol(f) for f in k.groups()[1:] if f}
+            if funcs & ours:
+                hits.append(l + '  (in our files)')
+            elif races is not None:
+                races.append(l[l.index('BUG: KCSAN'):])
             continue
         m = EXPECT_BEGIN.search(l)
         if m:
@@ -271,16 +382,40 @@ def console_suite(lines, desc=None):
     return s
 
 
-def judge(lines, src):
-    """Every suite of one `make test` console: KUnit (the KTAP before the
-    job began), the selftests, the clients, the guest's checks and the
-    console scan."""
+def kcsan_suite(races):
+    """KCSAN data races in files we do not own: listed, not counted."""
+    s = Suite('kcsan: data races outside our files (listed, not counted)')
+    for race in sorted(set(races)):
+        s.add(race, 'INFO', f'{races.count(race)} report(s)')
+    if not races:
+        s.add('no KCSAN report outside our files', 'INFO')
+    return s
+
+
+EXPECT = ('kunit', 'selftests', 'clients', 'fuzz')
+
+
+def judge(lines, src, expect=EXPECT, ours=None):
+    """Every suite of one console: KUnit (the KTAP before the job began),
+    the selftests, the clients, the fuzz runs (those of them expect names),
+    the guest's checks and the console scan; with ours (see console_suite),
+    the KCSAN races outside our files."""
     job = next((i for i, l in enumerate(lines) if l.startswith('HMM-JOB-BEGIN')),
                len(lines))
-    with tempfile.TemporaryDirectory() as tmp:
-        suites = kunit_suites(lines[:job], src, tmp)
-    suites += selftest_suites(lines[job:])
-    suites += [clients_suite(lines[job:]), guest_suite(lines), console_suite(lines)]
+    suites = []
+    if 'kunit' in expect:
+        with tempfile.TemporaryDirectory() as tmp:
+            suites += kunit_suites(lines[:job], src, tmp)
+    if 'selftests' in expect:
+        suites += selftest_suites(lines[job:])
+    if 'clients' in expect:
+        suites.append(clients_suite(lines[job:]))
+    if 'fuzz' in expect:
+        suites += fuzz_suites(lines[job:])
+    races = []
+    suites += [guest_suite(lines), console_suite(lines, ours=ours, races=races)]
+    if ours is not None:
+        suites.append(kcsan_suite(races))
     return suites
 
 
@@ -302,6 +437,8 @@ def tally(suites, expected):
             elif status == 'SKIP':
                 failed += 1
                 shown = 'FAIL (unexpected skip' + (': ' + note if note else '') + ')'
+            elif status == 'INFO':
+                shown = 'listed, not counted' + (': ' + note if note else '')
             else:
                 failed += 1
                 shown = ('FAIL' if status != 'ERROR' else 'ERROR') + (' ' + note if note else '')
@@ -309,19 +446,51 @@ def tally(suites, expected):
     return out, passed, failed, skipped
 
 
+def load_ours(path):
+    """The function names of our files, one per line (scripts/fuzz.sh)."""
+    return {symbol(l.strip()) for l in read_console(path) if l.strip()}
+
+
+def fuzz_total(logs):
+    """`make fuzz`'s last word over its consoles: every run's figures, their
+    total and one line; 1 when a run failed or did not finish."""
+    runs = [r for log in logs for r in fuzz_runs(read_console(log))]
+    table, tot = fuzz_figures(runs)
+    print('\n'.join(table))
+    bad = [r for r in runs if r['rc'] != 0 or r['result'] != 'passed']
+    print(f"\nfuzz: {len(runs) - len(bad)} runs passed, {len(bad)} failed, "
+          f"{tot['ops']:,} operations, {tot['pages']:,} pages checked")
+    return 1 if bad or not runs else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('log')
-    ap.add_argument('--src', required=True, help='kernel tree with tools/testing/kunit')
+    ap.add_argument('log', nargs='+')
+    ap.add_argument('--src', help='kernel tree with tools/testing/kunit')
     ap.add_argument('--expected-skips', default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), 'expected-skips'))
+    ap.add_argument('--expect', default=','.join(EXPECT),
+                    help='results the console must have: kunit,selftests,clients,fuzz')
+    ap.add_argument('--ours', help='file of the function names defined in our files: '
+                    'a KCSAN race elsewhere is listed, not counted')
+    ap.add_argument('--fuzz-total', action='store_true',
+                    help='the figures and one verdict line over several fuzz consoles')
     a = ap.parse_args()
 
-    lines = read_console(a.log)
-    table, passed, failed, skipped = tally(judge(lines, a.src),
+    if a.fuzz_total:
+        return fuzz_total(a.log)
+    if len(a.log) != 1 or not a.src:
+        ap.error('one LOG and --src, or --fuzz-total LOG...')
+    lines = read_console(a.log[0])
+    expect = [e for e in a.expect.split(',') if e]
+    ours = load_ours(a.ours) if a.ours else None
+    table, passed, failed, skipped = tally(judge(lines, a.src, expect, ours),
                                            load_expected_skips(a.expected_skips))
     print('\n'.join(table))
-    print(f'\nconsole log: {a.log}')
+    runs = fuzz_runs(lines)
+    if runs:
+        print('\n'.join(fuzz_figures(runs)[0]))
+    print(f'\nconsole log: {a.log[0]}')
     print(f'{passed} passed, {failed} failed' + (f', {skipped} skipped' if skipped else ''))
     return 1 if failed else 0
 

@@ -2,10 +2,17 @@
 # (vm/machine.sh) gives test_hmm's parameters and the devices to expect.
 . /machine.sh
 
-# check NAME CMD...: run CMD and report one guest-level result line.
+# check NAME CMD...: run CMD and report one guest-level result line;
+# returns CMD's success.
 check() {
-	name=$1; shift
-	if "$@"; then echo "HMM-CHECK ok $name"; else echo "HMM-CHECK fail $name"; fi
+	local check_name=$1
+	shift
+	if "$@"; then
+		echo "HMM-CHECK ok $check_name"
+	else
+		echo "HMM-CHECK fail $check_name"
+		return 1
+	fi
 }
 
 # char_devices DEV...: every DEV exists and is a character device
@@ -13,4 +20,128 @@ char_devices() {
 	for dev in "$@"; do
 		[ -c "$dev" ] || return 1
 	done
+}
+
+# selftests: load test_hmm, run the HMM selftests and print their clean
+# copy between the markers; the caller unloads test_hmm.
+selftests() {
+	check load_test_hmm modprobe test_hmm $MACHINE_TEST_HMM
+	check coherent_devices char_devices $MACHINE_COHERENT_DEVICES
+	/bin/hmm-tests 2>&1 | tee /tmp/selftests.out
+	echo "HMM-SELFTESTS-BEGIN"
+	cat /tmp/selftests.out
+	echo "HMM-SELFTESTS-END"
+}
+
+# cmdline_arg NAME DEFAULT: the value of NAME= on the kernel command line
+cmdline_arg() {
+	for arg in $(cat /proc/cmdline); do
+		case "$arg" in "$1"=*) echo "${arg#*=}"; return ;; esac
+	done
+	echo "$2"
+}
+
+# slab_shrink: release the empty slabs of every cache; under KASAN this
+# also empties the quarantine, which keeps freed objects (up to 1/32 of
+# the memory) away from MemFree.
+slab_shrink() {
+	for f in /sys/kernel/slab/*/shrink; do
+		echo 1 >"$f" 2>/dev/null
+	done
+	return 0
+}
+
+memfree() { awk '/^MemFree:/ {print $2}' /proc/meminfo; }
+
+# --- kmemleak (the sanitizer kernels; configs/sanitizers.config). It never
+# scans by itself there: a job starts with kmemleak_start and checks with
+# kmemleak_clean once the driver is gone.
+KMEMLEAK=/sys/kernel/debug/kmemleak
+
+# kmemleak_start: scan and clear what the boot left behind (ACPI's early
+# caches), listing it, so the job's checks see only the job's leaks.
+# `clear` only forgets objects a scan has reported already, and a scan
+# reports an object only when its contents did not change since the scan
+# before (the first scan sees every object change): so two scans. Objects
+# younger than 5 s are not reported, so KUnit's are still checked later.
+kmemleak_start() {
+	[ -e $KMEMLEAK ] || return 0
+	echo scan >$KMEMLEAK && echo scan >$KMEMLEAK || return 1
+	echo "kmemleak: $(grep -c '^unreferenced object' $KMEMLEAK) suspects left by the boot, cleared:"
+	awk '/^unreferenced object/ {o=$0; n=0} /^    \[</ && ++n == 2 {print "  " o " from " $2}' $KMEMLEAK
+	echo clear >$KMEMLEAK
+}
+
+# kmemleak_clean: scan twice (an object is reported only once it is 5 s
+# old; the second scan drops pointers that were only in flight) and fail,
+# printing the report, if anything is left unreferenced.
+kmemleak_clean() {
+	[ -e $KMEMLEAK ] || { echo "kmemleak: not in this kernel"; return 0; }
+	sleep 6
+	echo scan >$KMEMLEAK && echo scan >$KMEMLEAK ||
+		{ echo "kmemleak: cannot scan (disabled?)"; return 1; }
+	grep -q . $KMEMLEAK || return 0
+	echo "kmemleak: $(grep -c '^unreferenced object' $KMEMLEAK) suspected leaks:"
+	cat $KMEMLEAK
+	return 1
+}
+
+# --- hmm-fuzz (vm/fuzz/hmm-fuzz.c): a run loads test_hmm, fuzzes, unloads
+# it and checks that the driver gave back everything it took.
+
+# fuzz_busy on|off: KSM and khugepaged scanning as fast as they go, so
+# that they race with everything the fuzzer does (KSM found a bug so).
+fuzz_busy() {
+	ksm=/sys/kernel/mm/ksm khp=/sys/kernel/mm/transparent_hugepage/khugepaged
+	if [ "$1" = on ]; then
+		echo 0 >$ksm/sleep_millisecs
+		echo 1000 >$ksm/pages_to_scan
+		echo 1 >$ksm/run
+		echo 0 >$khp/scan_sleep_millisecs
+		echo 0 >$khp/alloc_sleep_millisecs
+	else
+		echo 2 >$ksm/run	# stop, and unmerge every KSM page
+		echo 10000 >$khp/scan_sleep_millisecs
+		echo 60000 >$khp/alloc_sleep_millisecs
+	fi
+}
+
+# memory_returned KB: MemFree is back to within FUZZ_MEM_SLACK_KB of KB
+FUZZ_MEM_SLACK_KB=65536
+memory_returned() {
+	after=$(memfree)
+	echo "MemFree: $1 kB before, $after kB after"
+	test "$after" -ge $(($1 - FUZZ_MEM_SLACK_KB))
+}
+
+# fuzz_run NAME ARG...: one hmm-fuzz run (ARG... are its options) with
+# test_hmm loaded, its output printed whole between HMM-FUZZ-BEGIN and
+# HMM-FUZZ-END once it ended; then the driver is unloaded, its device
+# memory must be gone from /proc/iomem, MemFree must come back and
+# kmemleak must find nothing. FUZZ_BEFORE/FUZZ_AFTER, when set, are run
+# around the fuzzer (fault injection).
+fuzz_run() {
+	name=$1
+	shift
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	slab_shrink
+	before=$(memfree)
+	check "${name}_load" modprobe test_hmm $MACHINE_TEST_HMM || return 1
+	fuzz_busy on
+	${FUZZ_BEFORE:-:}
+	/bin/hmm-fuzz "$@" >/tmp/fuzz.out 2>&1
+	rc=$?
+	${FUZZ_AFTER:-:} >>/tmp/fuzz.out
+	fuzz_busy off
+	echo "HMM-FUZZ-BEGIN $name hmm-fuzz $*"
+	cat /tmp/fuzz.out
+	echo "HMM-FUZZ-END $name rc=$rc"
+	check "${name}_unload" rmmod test_hmm
+	check "${name}_iomem_released" sh -c '! grep hmm_dmirror /proc/iomem'
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	slab_shrink
+	check "${name}_memory_returned" memory_returned "$before"
+	check "${name}_kmemleak" kmemleak_clean
 }

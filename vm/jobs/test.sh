@@ -1,13 +1,10 @@
 # make test: the KUnit suites already ran at boot (built in); load the test
 # driver, run the selftests (ours, then the base tree's) and the clients
-# suite (clients.sh), unload it.
+# suite (clients.sh), unload it, check for leaks; then a short fuzz: a
+# fixed seed and a random one (the host picks it: hmm_fuzz_seed=).
 . /jobs/common.sh
-check load_test_hmm modprobe test_hmm $MACHINE_TEST_HMM
-check coherent_devices char_devices $MACHINE_COHERENT_DEVICES
-/bin/hmm-tests 2>&1 | tee /tmp/selftests.out
-echo "HMM-SELFTESTS-BEGIN"
-cat /tmp/selftests.out
-echo "HMM-SELFTESTS-END"
+kmemleak_start
+selftests
 
 # The base kernel's own hmm-tests (6.1's, built from the base tree) must
 # pass on our kernel too, under both THP modes; their TAP is printed with a
@@ -27,3 +24,8 @@ echo "$thp_mode" >$thp
 
 sh /jobs/clients.sh
 check unload_test_hmm rmmod test_hmm
+check kmemleak kmemleak_clean
+
+ops=$(cmdline_arg hmm_fuzz_ops 5000)
+fuzz_run fuzz_fixed -s 1 -n "$ops" -t 3 -p 2
+fuzz_run fuzz_random -s "$(cmdline_arg hmm_fuzz_seed 2)" -n "$ops" -t 3 -p 2

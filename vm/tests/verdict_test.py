@@ -38,9 +38,13 @@ def text(path):
         return f.read()
 
 
-def judge(name, expected=None):
+# The consoles recorded before make test ran the fuzzer have no fuzz runs.
+OLD = ('kunit', 'selftests', 'clients')
+
+
+def judge(name, expected=None, expect=OLD, ours=None):
     """(results {case: (status, note)} of every suite, tally) for one console"""
-    suites = verdict.judge(console(name), SRC)
+    suites = verdict.judge(console(name), SRC, expect, ours)
     results = {}
     for s in suites:
         for case, status, note in s.cases:
@@ -68,6 +72,8 @@ class Verdict(unittest.TestCase):
 
     def assert_main(self, name, rc, last, *args):
         """verdict.py run on the console: its exit status and last line"""
+        if not any(a.startswith('--expect=') for a in args):
+            args += ('--expect=' + ','.join(OLD),)
         p = subprocess.run([sys.executable, os.path.join(TOP, 'vm/verdict.py'), '--src', SRC,
                             os.path.join(HERE, 'consoles', name), *args],
                            capture_output=True, text=True)
@@ -215,6 +221,120 @@ class Verdict(unittest.TestCase):
         self.assertEqual(results['unload_test_hmm'][0], 'FAIL')
         self.assertEqual(results['job completed'], ('FAIL', 'job test exited with rc=1'))
         self.assertEqual(len(failures(suites)), 2)
+
+
+class Sanitizers(unittest.TestCase):
+    """make test with the sanitizers and the short fuzz (consoles edited
+    from a real one: kmemleak cleared at the start, checked after the
+    selftests and after each of the two fuzz runs)"""
+
+    assert_main = Verdict.assert_main
+
+    def test_all_pass(self):
+        suites, results, (_, passed, failed, skipped) = judge('fuzz-pass.log', expect=verdict.EXPECT)
+        self.assertEqual(failures(suites), [])
+        # 95 as pass.log, the kmemleak check, 2 runs and their 5 checks each
+        self.assertEqual((passed, failed, skipped), (95 + 1 + 2 + 10, 0, 0))
+        self.assertEqual(results['fuzz_random (seed 498215170)'], ('PASS', ''))
+        self.assertEqual(results['fuzz_fixed_kmemleak'], ('PASS', ''))
+        self.assert_main('fuzz-pass.log', 0, '108 passed, 0 failed',
+                         '--expect=kunit,selftests,clients,fuzz')
+
+    def test_make_test_needs_its_fuzz_runs(self):
+        # the default --expect is make test's: a console without fuzz fails
+        self.assert_main('pass.log', 1, '95 passed, 1 failed',
+                         '--expect=kunit,selftests,clients,fuzz')
+        _, results, _ = judge('pass.log', expect=verdict.EXPECT)
+        self.assertEqual(results['(run)'], ('FAIL', 'no fuzz run: guest crashed or hung'))
+
+    def assert_splat(self, name, text):
+        suites, _, (_, _, failed, _) = judge(name, expect=verdict.EXPECT)
+        bad = failures(suites)
+        self.assertTrue(bad)
+        self.assertTrue(all(s == 'console' and c == 'splat' for s, c, _ in bad), bad)
+        self.assertIn(text, bad[0][2])
+        self.assertEqual(failed, len(bad))
+
+    def test_kasan_report_fails(self):
+        self.assert_splat('kasan.log', 'BUG: KASAN: use-after-free in dmirror_do_read')
+
+    def test_hung_task_fails(self):
+        self.assert_splat('hung-task.log', 'INFO: task hmm-fuzz:233 blocked for more than 61 seconds')
+
+    def test_soft_lockup_fails(self):
+        self.assert_splat('soft-lockup.log', 'watchdog: BUG: soft lockup - CPU#1 stuck for 26s!')
+
+    def test_boot_messages_of_the_sanitizers_are_no_splat(self):
+        pattern = verdict.splat_pattern(verdict.machine())
+        for l in ('[    0.000000] kasan: KernelAddressSanitizer initialized',
+                  '[   12.860407] kmemleak: Kernel memory leak detector initialized '
+                  '(mem pool available: 14834)',
+                  '[   12.911000] kmemleak: Automatic memory scanning thread ended',
+                  '[  146.329460] kmemleak: 8 new suspected memory leaks '
+                  '(see /sys/kernel/debug/kmemleak)',
+                  '[    1.120000] FAULT_INJECTION: forcing a failure.',
+                  '[    0.301000] kcsan: enabled early',
+                  '[    1.000000] kcsan: strict mode configured'):
+            self.assertIsNone(pattern.search(l), l)
+
+    def test_leak_report_fails(self):
+        suites, results, (_, passed, failed, _) = judge('kmemleak.log', expect=verdict.EXPECT)
+        self.assertEqual(failures(suites), [('guest', 'fuzz_fixed_kmemleak', '')])
+        self.assertEqual((passed, failed), (107, 1))
+
+    def test_fuzz_failure_fails_with_its_first_line(self):
+        suites, results, (_, passed, failed, _) = judge('fuzz-fail.log', expect=verdict.EXPECT)
+        self.assertEqual(failures(suites), [(
+            'fuzz', 'fuzz_random (seed 498215170)',
+            'FAIL seed 498215170 pid 236 thread 2 after 1408 ops: device READ: region 7 '
+            '(anon) page 3 at 0x7f31a2c03000: want version 0x5e2b9c0d77a4f121, first word 0')])
+        self.assertEqual((passed, failed), (107, 1))
+
+    def test_fuzz_run_cut_short(self):
+        lines = console('fuzz-pass.log')
+        lines = lines[:lines.index('hmm-fuzz: passed (seed 498215170)')]
+        runs = verdict.fuzz_runs(lines)
+        self.assertEqual([(r['name'], r['rc']) for r in runs],
+                         [('fuzz_fixed', 0), ('fuzz_random', None)])
+        cases = verdict.fuzz_suites(lines)[0].cases
+        self.assertEqual(cases[1], ('fuzz_random (seed 498215170)', 'FAIL',
+                                    'the run did not finish'))
+
+    def test_fuzz_figures(self):
+        runs = verdict.fuzz_runs(console('fuzz-pass.log'))
+        table, tot = verdict.fuzz_figures(runs)
+        self.assertEqual((tot['ops'], tot['pages'], tot['forks']),
+                         (5023 + 5347, 15861 + 13818, 102))
+        # errors by errno, summed over the operation classes and the runs
+        self.assertEqual(tot['errors']['EBUSY'], 63 + 21 + 86 + 17)
+        self.assertEqual(tot['errors']['ok'], (1446 + 788 + 467 + 237 + 201 + 11 + 100) +
+                         (1525 + 802 + 510 + 214 + 246 + 9 + 118))
+        self.assertIn('  total (2 runs)  10,370  29,679  102  65 s', '\n'.join(table))
+
+    def test_fuzz_total_over_several_consoles(self):
+        p = subprocess.run([sys.executable, os.path.join(TOP, 'vm/verdict.py'), '--fuzz-total',
+                            os.path.join(HERE, 'consoles', 'fuzz-pass.log'),
+                            os.path.join(HERE, 'consoles', 'fuzz-fail.log')],
+                           capture_output=True, text=True)
+        self.assertEqual((p.returncode, p.stdout.splitlines()[-1]),
+                         (1, 'fuzz: 3 runs passed, 1 failed, 19,103 operations, '
+                             '54,660 pages checked'), p.stdout)
+
+    def test_kcsan_race_in_our_files_fails_others_listed(self):
+        ours = {'mmu_interval_read_begin', 'mn_itree_inv_start_range', 'dmirror_do_read'}
+        suites, results, (table, passed, failed, _) = judge('kcsan.log', expect=verdict.EXPECT,
+                                                            ours=ours)
+        bad = failures(suites)
+        self.assertEqual(len([b for b in bad if b[0] == 'console']), 1, bad)
+        self.assertIn('mn_itree_inv_start_range / mmu_interval_read_begin  (in our files)',
+                      bad[0][2])
+        listed = [c for s in suites if s.name.startswith('kcsan') for c, st, n in s.cases]
+        self.assertEqual(listed, ['BUG: KCSAN: data-race in folio_mapping / page_add_anon_rmap'])
+        self.assertIn('listed, not counted: 2 report(s)', '\n'.join(table))
+        self.assertEqual(failed, 1)
+        # without --ours (make test's kernel has no KCSAN) every report is a splat
+        suites, _, _ = judge('kcsan.log', expect=verdict.EXPECT)
+        self.assertEqual(len(failures(suites)), 3)
 
 
 class Machine(unittest.TestCase):
