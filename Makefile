@@ -8,6 +8,7 @@
 #   make compat   build every in-tree caller of the HMM core against our tree,
 #                 for x86_64, arm64, ppc64le and riscv64
 #   make bench    HMM performance, ours against the base kernel's (not in test)
+#   make fuzz     long hmm-fuzz runs: KASAN, fault injection, KCSAN (not in test)
 #   make verdict-test   the tests of the console verdict (part of make test)
 #   make base | tree | kernel | progs | initramfs   the individual steps
 #   make clean    remove build/ (keeps nothing)
@@ -19,7 +20,7 @@ SHELL := /bin/bash
 S := scripts
 
 .PHONY: all base tree kernel progs initramfs verdict-test test run shell check \
-	series compat bench bench-ours bench-base clean locked
+	series compat bench bench-ours bench-base kcsan fuzz clean locked
 
 ifndef HMM_LOCKED
 # Everything runs under build/.lock, taken once for the whole run: the
@@ -76,6 +77,12 @@ bench-base: base
 
 bench: bench-ours bench-base
 	@$(S)/bench.sh
+
+kcsan: tree progs
+	@$(S)/kcsan-kernel.sh
+
+fuzz: verdict-test initramfs kcsan
+	@$(S)/fuzz.sh
 
 clean:
 	rm -rf build

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Configure and build one x86_64 guest kernel out of tree:
 #   scripts/kernel.sh                               the test kernel
-#   scripts/kernel.sh SRCDIR OBJDIR MODROOT FRAGMENT... another (make bench)
+#   scripts/kernel.sh SRCDIR OBJDIR MODROOT FRAGMENT... another (make bench,
+#                                                   make fuzz's KCSAN kernel)
 # The test kernel is our tree (build/src) in build/obj with its modules in
 # build/modroot, configured from configs/hmm.config and
 # configs/sanitizers.config. The config is

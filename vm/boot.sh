@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boot a kernel and initramfs on the guest machine (vm/machine.sh) under
 # QEMU TCG and run one guest job.
-#   vm/boot.sh JOB        JOB is test, run, shell or bench (vm/jobs/JOB.sh)
+#   vm/boot.sh JOB        JOB is test, run, shell, bench or fuzz (vm/jobs/JOB.sh)
 # The whole console is kept in build/logs/NAME-<time>.log (build/logs/NAME.log
 # points at the latest); NAME is HMM_LOGNAME, by default JOB. HMM_KERNEL
 # and HMM_INITRD boot another kernel and initramfs than build/'s;
@@ -12,7 +12,7 @@
 . "$(dirname "$0")/../scripts/common.sh"
 . "$TOP/vm/machine.sh"
 
-job=${1:?usage: vm/boot.sh test|run|shell|bench}
+job=${1:?usage: vm/boot.sh test|run|shell|bench|fuzz}
 name=${HMM_LOGNAME:-$job}
 timeout=${HMM_VM_TIMEOUT:-1200}
 kernel=${HMM_KERNEL:-$OBJ/arch/x86/boot/bzImage}
@@ -22,8 +22,9 @@ initrd=${HMM_INITRD:-$BUILD/initramfs.cpio.gz}
 rm -f "$MACHINE_NVME_IMG"
 truncate -s "${MACHINE_NVME_MIB}M" "$MACHINE_NVME_IMG"
 
-# The KUnit suites are built in; only `make test` runs them.
-kunit=0
+# The KUnit suites are built in; `make test` runs them, another job when
+# HMM_KUNIT=1 (make fuzz on the KCSAN kernel).
+kunit=${HMM_KUNIT:-0}
 [ "$job" = test ] && kunit=1
 read -rd '' -a params <<<"$MACHINE_KERNEL_PARAMS" || true
 read -rd '' -a machine <<<"$MACHINE_QEMU" || true

@@ -145,3 +145,33 @@ fuzz_run() {
 	check "${name}_memory_returned" memory_returned "$before"
 	check "${name}_kmemleak" kmemleak_clean
 }
+
+# --- fault injection (make fuzz, hmm_fuzz_mode=fail): failslab and
+# fail_page_alloc fail FAIL_PCT percent of the allocations, of any size
+# and gfp, of the tasks marked make-it-fail (hmm-fuzz -f marks its worker
+# threads); verbose=1 prints a line per failure (rate limited), no trace.
+FAIL_PCT=1
+FAIL_TIMES=1000000000
+inject_on() {
+	for a in failslab fail_page_alloc; do
+		d=/sys/kernel/debug/$a
+		echo Y >$d/task-filter
+		echo N >$d/ignore-gfp-wait
+		echo 1 >$d/interval
+		echo 0 >$d/space
+		echo $FAIL_TIMES >$d/times
+		echo 1 >$d/verbose
+		echo $FAIL_PCT >$d/probability
+	done
+	echo N >/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem
+	echo 0 >/sys/kernel/debug/fail_page_alloc/min-order
+}
+
+# inject_off: stop injecting, say how many failures were injected
+inject_off() {
+	for a in failslab fail_page_alloc; do
+		d=/sys/kernel/debug/$a
+		echo 0 >$d/probability
+		echo "fault injection: $a $((FAIL_TIMES - $(cat $d/times))) failures injected"
+	done
+}
