@@ -82,6 +82,8 @@
 
 /* ---- random numbers ------------------------------------------------------ */
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 static uint64_t splitmix(uint64_t x)
 {
 	x += 0x9e3779b97f4a7c15ULL;
@@ -360,6 +362,9 @@ static const char *req_name(unsigned long req)
 	case HMM_DMIRROR_EXCLUSIVE:		return "EXCLUSIVE";
 	case HMM_DMIRROR_CHECK_EXCLUSIVE:	return "CHECK_EXCL";
 	case HMM_DMIRROR_RELEASE:		return "RELEASE";
+	case HMM_DMIRROR_FLAGS:			return "FLAGS";
+	case HMM_DMIRROR_READ_UNLOCKED:		return "READ_UNL";
+	case HMM_DMIRROR_WRITE_UNLOCKED:	return "WRITE_UNL";
 	}
 	return "?";
 }
@@ -392,8 +397,10 @@ static bool allowed(unsigned long req, enum kind kind, enum prot prot, int err)
 		return true;
 	switch (req) {
 	case HMM_DMIRROR_READ:
+	case HMM_DMIRROR_READ_UNLOCKED:
 		return err == -EBUSY || (prot == P_NONE && err == -EFAULT);
 	case HMM_DMIRROR_WRITE:
+	case HMM_DMIRROR_WRITE_UNLOCKED:
 		return err == -EBUSY || (prot == P_NONE && err == -EFAULT) ||
 		       (prot == P_RO && err == -EPERM);
 	case HMM_DMIRROR_MIGRATE_TO_DEV:
@@ -724,7 +731,7 @@ static void op_dev(struct worker *w, unsigned long req)
 	if (!r || d < 0)
 		return;
 	span(w, r, MAX_OP_PAGES, &first, &n);
-	if (req == HMM_DMIRROR_WRITE) {
+	if (req == HMM_DMIRROR_WRITE || req == HMM_DMIRROR_WRITE_UNLOCKED) {
 		vers = xcalloc(n, sizeof(*vers));
 		for (i = 0; i < n; i++) {
 			vers[i] = chance(&w->rng, 10) ? 0 : new_version(w);
@@ -743,6 +750,7 @@ static void op_dev(struct worker *w, unsigned long req)
 
 	switch (req) {
 	case HMM_DMIRROR_READ:
+	case HMM_DMIRROR_READ_UNLOCKED:
 	case HMM_DMIRROR_MIGRATE_TO_DEV:
 	case HMM_DMIRROR_EXCLUSIVE:
 		/* What the device read, or read back after moving it. */
@@ -750,6 +758,7 @@ static void op_dev(struct worker *w, unsigned long req)
 			check_buf(w, r, first, n, req_name(req));
 		break;
 	case HMM_DMIRROR_WRITE:
+	case HMM_DMIRROR_WRITE_UNLOCKED:
 		for (i = 0; i < n; i++) {
 			struct pv *pv = &r->pv[first + i];
 
@@ -988,8 +997,10 @@ static void op_foreign(struct worker *w)
 		HMM_DMIRROR_MIGRATE_TO_DEV, HMM_DMIRROR_MIGRATE_TO_SYS,
 		HMM_DMIRROR_SNAPSHOT, HMM_DMIRROR_EXCLUSIVE,
 		HMM_DMIRROR_CHECK_EXCLUSIVE, HMM_DMIRROR_READ,
+		HMM_DMIRROR_READ_UNLOCKED,
 	};
-	unsigned long req = reqs[below(&w->rng, 6)], addr = 0, n = 0;
+	unsigned long req = reqs[below(&w->rng, ARRAY_SIZE(reqs))];
+	unsigned long addr = 0, n = 0;
 	int d = pick_dev(w), i, j, err;
 	struct worker *o;
 
@@ -1023,16 +1034,19 @@ static void op_bad(struct worker *w)
 		HMM_DMIRROR_READ, HMM_DMIRROR_WRITE, HMM_DMIRROR_MIGRATE_TO_DEV,
 		HMM_DMIRROR_MIGRATE_TO_SYS, HMM_DMIRROR_SNAPSHOT,
 		HMM_DMIRROR_EXCLUSIVE, HMM_DMIRROR_CHECK_EXCLUSIVE,
-		HMM_DMIRROR_RELEASE,
+		HMM_DMIRROR_RELEASE, HMM_DMIRROR_READ_UNLOCKED,
+		HMM_DMIRROR_WRITE_UNLOCKED,
 	};
-	unsigned long req = reqs[below(&w->rng, 8)];
+	unsigned long req = reqs[below(&w->rng, ARRAY_SIZE(reqs))];
 	struct region *r = pick(w);
 	unsigned long addr = r ? (uintptr_t)r->addr : (uintptr_t)w->buf;
 	int d = pick_dev(w), what = below(&w->rng, 6), err, want;
 	bool has_buf = req == HMM_DMIRROR_READ || req == HMM_DMIRROR_WRITE ||
 		       req == HMM_DMIRROR_MIGRATE_TO_DEV ||
 		       req == HMM_DMIRROR_SNAPSHOT ||
-		       req == HMM_DMIRROR_EXCLUSIVE;
+		       req == HMM_DMIRROR_EXCLUSIVE ||
+		       req == HMM_DMIRROR_READ_UNLOCKED ||
+		       req == HMM_DMIRROR_WRITE_UNLOCKED;
 	const char *name;
 
 	if (d < 0)
@@ -1094,8 +1108,10 @@ static void op_hole(struct worker *w)
 		{ HMM_DMIRROR_MIGRATE_TO_SYS, -EINVAL },
 		{ HMM_DMIRROR_SNAPSHOT, 0 },
 		{ HMM_DMIRROR_EXCLUSIVE, -EFAULT },
+		{ HMM_DMIRROR_READ_UNLOCKED, -EFAULT },
+		{ HMM_DMIRROR_WRITE_UNLOCKED, -EFAULT },
 	};
-	int c = below(&w->rng, 6), d = pick_dev(w), err;
+	int c = below(&w->rng, ARRAY_SIZE(cases)), d = pick_dev(w), err;
 	unsigned long i;
 
 	if (d < 0)
@@ -1124,6 +1140,35 @@ static void op_release(struct worker *w)
 	count(C_IOCTL, err);
 	if (!allowed(HMM_DMIRROR_RELEASE, K_ANON, P_RW, err))
 		fail(w, "RELEASE dev%d: unexpected error %d", d, err);
+}
+
+/*
+ * HMM_DMIRROR_FLAGS: usually FAIL_ALLOC, so that the device's next 2 MiB
+ * folio is refused and a migration falls back to 4 KiB pages (the oracle
+ * checks the data all the same), sometimes 0, sometimes a flag the driver
+ * does not know, which it must refuse.
+ */
+static void op_flags(struct worker *w)
+{
+	int d = pick_dev(w), err, want = 0;
+	unsigned long flags = HMM_DMIRROR_FLAG_FAIL_ALLOC;
+
+	if (d < 0)
+		return;
+	if (chance(&w->rng, 20)) {
+		flags = 0;
+	} else if (chance(&w->rng, 25)) {
+		flags = 1UL << below(&w->rng, 64);
+		if (flags != HMM_DMIRROR_FLAG_FAIL_ALLOC)
+			want = -EINVAL;
+	}
+	/* The range is not looked at: the flags travel in npages. */
+	err = dm(w->dev[d], HMM_DMIRROR_FLAGS, 0, NULL, flags, NULL);
+	note(w, "FLAGS dev%d %#lx -> %d", d, flags, err);
+	count(want ? C_BAD : C_IOCTL, err);
+	if (err != want)
+		fail(w, "FLAGS dev%d %#lx: got %d, want %d", d, flags, err,
+		     want);
 }
 
 static int open_dev(int d)
@@ -1241,6 +1286,9 @@ static const struct {
 	{ NULL, HMM_DMIRROR_SNAPSHOT, 4 },
 	{ NULL, HMM_DMIRROR_EXCLUSIVE, 4 },
 	{ NULL, HMM_DMIRROR_CHECK_EXCLUSIVE, 2 },
+	{ NULL, HMM_DMIRROR_READ_UNLOCKED, 4 },
+	{ NULL, HMM_DMIRROR_WRITE_UNLOCKED, 4 },
+	{ op_flags, 0, 1 },
 	{ op_foreign, 0, 6 },
 	{ op_bad, 0, 3 },
 	{ op_hole, 0, 1 },
