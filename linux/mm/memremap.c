@@ -435,15 +435,47 @@ static noinline int pgmap_add_shadow(const struct range *range)
 
 ALLOW_ERROR_INJECTION(pgmap_add_shadow, ERRNO);
 
+/*
+ * add_pages() and arch_add_memory() add @range a section at a time and stop
+ * at the first section that fails, keeping the ones before it; 6.1's
+ * memremap_pages() left them there, and the next map of the same range
+ * then failed with -EEXIST (hmm-fuzz under fault injection: test_hmm could
+ * not map its device coherent memory again).  Take them out.  A piece of
+ * one section is all there or not at all (sparse_add_section() undoes its
+ * own failure), so its first pfn says which.  A linear mapping
+ * arch_add_memory() made stays, as it did in 6.1.
+ */
+static void pgmap_remove_added(struct dev_pagemap *pgmap,
+			       const struct range *range)
+{
+	struct vmem_altmap *altmap = pgmap_is_private(pgmap) ? NULL :
+				     pgmap_altmap(pgmap);
+	unsigned long pfn = range_start_pfn(range);
+	unsigned long end = pfn + range_nr_pfns(range), next;
+
+	for (; pfn < end; pfn = next) {
+		next = min(end, SECTION_ALIGN_UP(pfn + 1));
+		if (pfn_valid(pfn))
+			__remove_pages(pfn, next - pfn, altmap);
+	}
+}
+
 /* Sections and memmap for @range; CPU-visible memory also gets a linear map. */
 static noinline int pgmap_add_pages(struct dev_pagemap *pgmap,
 				    const struct range *range, int nid,
 				    struct mhp_params *params)
 {
+	int err;
+
 	if (pgmap_is_private(pgmap))
-		return add_pages(nid, range_start_pfn(range),
-				 range_nr_pfns(range), params);
-	return arch_add_memory(nid, range->start, range_len(range), params);
+		err = add_pages(nid, range_start_pfn(range),
+				range_nr_pfns(range), params);
+	else
+		err = arch_add_memory(nid, range->start, range_len(range),
+				      params);
+	if (err)
+		pgmap_remove_added(pgmap, range);
+	return err;
 }
 
 ALLOW_ERROR_INJECTION(pgmap_add_pages, ERRNO);

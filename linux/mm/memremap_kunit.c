@@ -954,6 +954,76 @@ static void mr_test_unwind_linear(struct kunit *test)
 }
 #endif /* CONFIG_FUNCTION_ERROR_INJECTION */
 
+#ifdef CONFIG_KRETPROBES
+/*
+ * add_pages() stops at the first section that fails and keeps the ones
+ * before it. A kretprobe makes the test's own sparse_add_section() call
+ * report -EIO once it has added its section, which leaves memory exactly
+ * as a later section failing would: memremap_pages() must take the
+ * section out again, or the next map of the range fails with -EEXIST
+ * (found by hmm-fuzz under fault injection, on test_hmm's reload).
+ */
+struct mr_late_fault {
+	struct kretprobe krp;
+	struct task_struct *task;
+	int calls;
+};
+
+static int mr_late_fault_ret(struct kretprobe_instance *ri,
+			     struct pt_regs *regs)
+{
+	struct mr_late_fault *f = container_of(get_kretprobe(ri),
+					       struct mr_late_fault, krp);
+
+	if (current == f->task && !regs_return_value(regs)) {
+		f->calls++;
+		regs_set_return_value(regs, (unsigned long)-EIO);
+	}
+	return 0;
+}
+
+NOKPROBE_SYMBOL(mr_late_fault_ret);
+
+static void mr_test_unwind_added_section(struct kunit *test)
+{
+	struct mr_dev *dev = mr_dev_new(test, 1, 7);
+	struct mr_late_fault *f;
+	unsigned long pfn = mr_chunk_pfn(test, 7);
+	void *ret;
+	int err;
+
+	f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f);
+	f->krp.kp.symbol_name = "sparse_add_section";
+	f->krp.handler = mr_late_fault_ret;
+	f->krp.maxactive = 4;
+	f->task = current;
+	err = register_kretprobe(&f->krp);
+	KUNIT_ASSERT_EQ_MSG(test, err, 0, "register_kretprobe(sparse_add_section)");
+
+	/* x86's add_pages() warns on any error of __add_pages(). */
+	pr_info("HMM-EXPECT-WARN-BEGIN add_pages\n");
+	ret = mr_map(dev);
+	pr_info("HMM-EXPECT-WARN-END\n");
+	unregister_kretprobe(&f->krp);
+
+	KUNIT_ASSERT_EQ(test, f->calls, 1);
+	KUNIT_ASSERT_EQ(test, PTR_ERR_OR_ZERO(ret), -EIO);
+	KUNIT_EXPECT_FALSE(test, pfn_valid(pfn));
+	KUNIT_EXPECT_NULL(test, mr_lookup(pfn));
+
+	ret = mr_map(dev);
+	KUNIT_ASSERT_EQ(test, PTR_ERR_OR_ZERO(ret), 0);
+	KUNIT_EXPECT_PTR_EQ(test, mr_lookup(pfn), &dev->pgmap);
+	KUNIT_EXPECT_TRUE(test, mr_unmap(test, dev));
+}
+#else
+static void mr_test_unwind_added_section(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_KRETPROBES");
+}
+#endif /* CONFIG_KRETPROBES */
+
 struct mr_walker {
 	unsigned long pfn;
 	struct dev_pagemap *expect;
@@ -1160,6 +1230,7 @@ static struct kunit_case mr_cases[] = {
 	KUNIT_CASE(mr_test_bad_ranges),
 	KUNIT_CASE(mr_test_unwind_private),
 	KUNIT_CASE(mr_test_unwind_linear),
+	KUNIT_CASE(mr_test_unwind_added_section),
 	KUNIT_CASE(mr_test_types_accepted),
 	KUNIT_CASE(mr_test_lookup_races_unmap),
 	KUNIT_CASE(mr_test_devm),
