@@ -31,7 +31,8 @@ for kind in ${HMM_FUZZ_RUNS:-kasan failinject kcsan}; do
 	verdict=(--expect fuzz)
 	case $kind in
 	kasan) append+=" hmm_fuzz_mode=plain" ;;
-	failinject) append+=" hmm_fuzz_mode=fail" ;;
+	failinject) append+=" hmm_fuzz_mode=fail"
+		verdict+=(--inject) ;;
 	kcsan)
 		kernel=$K/obj/arch/x86/boot/bzImage initrd=$K/initramfs.cpio.gz kunit=1
 		append+=" hmm_fuzz_mode=plain hmm_fuzz_selftests=1"

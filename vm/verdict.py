@@ -323,24 +323,39 @@ END_TRACE = '---[ end trace'
 
 KCSAN = re.compile(r'BUG: KCSAN: ([\w-]+) in ([\w.]+)(?: / ([\w.]+))?')
 
+# With fault injection on (make fuzz's failinject run), the report
+# warn_alloc() prints for an allocation that failed ("page allocation
+# failure: order:0", "vmemmap alloc failure: order:9"), stack included, is
+# the injection's own message.
+ALLOC_FAILURE = re.compile(r'(?:page allocation|alloc) failure: order:')
+# And WARNINGs of base kernel functions that warn on any error of theirs,
+# the -ENOMEM an injected failure causes included: listed, not counted,
+# like the KCSAN races outside our files. x86's add_pages() warns when
+# __add_pages() fails, which memremap_pages() reaches for device private
+# memory once the memmap of the new sections cannot be allocated.
+INJECT_BASE_WARNINGS = {'add_pages'}
+
 
 def symbol(name):
     """A function's name without the compiler's suffixes (.isra.0, .cold)."""
     return name.split('.', 1)[0]
 
 
-def console_suite(lines, desc=None, ours=None, races=None):
+def console_suite(lines, desc=None, ours=None, races=None, inject=None):
     """Splats among the kernel's own messages; desc is machine()'s result.
 
     ours, when given, is the set of functions defined in our files: a KCSAN
     report whose racing functions include one of them is a splat, any other
-    is appended to races (a list) and left to kcsan_suite."""
+    is appended to races (a list) and left to kcsan_suite. inject, a list,
+    says that allocations were failed on purpose: warn_alloc() reports are
+    no splat, and the WARNINGs of INJECT_BASE_WARNINGS are appended to it."""
     splat = splat_pattern(desc or machine())
     s = Suite('console')
     hits = []
     expected = 0
     allowed = None      # functions whose WARNING is expected right now
     in_report = False   # inside the report of an expected WARNING
+    injected_until = None   # inside a report of an injected failure, until this
     for l in lines:
         if not KMSG.match(l):
             continue
@@ -352,6 +367,20 @@ def console_suite(lines, desc=None, ours=None, races=None):
             elif races is not None:
                 races.append(l[l.index('BUG: KCSAN'):])
             continue
+        if inject is not None:
+            w = WARN_AT.search(l)
+            if ALLOC_FAILURE.search(l):
+                injected_until = 'Mem-Info:'    # show_mem() follows the stack
+                continue
+            if w and w.group(1) in INJECT_BASE_WARNINGS:
+                inject.append(l[l.index('WARNING:'):])
+                injected_until = END_TRACE
+                continue
+            if injected_until:
+                if injected_until in l:
+                    injected_until = None
+                if 'Call Trace:' in l:
+                    continue
         m = EXPECT_BEGIN.search(l)
         if m:
             allowed, in_report = set(m.group(1).split()), False
@@ -382,6 +411,16 @@ def console_suite(lines, desc=None, ours=None, races=None):
     return s
 
 
+def inject_suite(warnings):
+    """Base kernel WARNINGs on an injected allocation failure: listed."""
+    s = Suite('fault injection: base kernel warnings (listed, not counted)')
+    for w in sorted(set(warnings)):
+        s.add(w, 'INFO', f'{warnings.count(w)} report(s)')
+    if not warnings:
+        s.add('no base kernel warning', 'INFO')
+    return s
+
+
 def kcsan_suite(races):
     """KCSAN data races in files we do not own: listed, not counted."""
     s = Suite('kcsan: data races outside our files (listed, not counted)')
@@ -395,11 +434,12 @@ def kcsan_suite(races):
 EXPECT = ('kunit', 'selftests', 'clients', 'fuzz')
 
 
-def judge(lines, src, expect=EXPECT, ours=None):
+def judge(lines, src, expect=EXPECT, ours=None, inject=False):
     """Every suite of one console: KUnit (the KTAP before the job began),
     the selftests, the clients, the fuzz runs (those of them expect names),
     the guest's checks and the console scan; with ours (see console_suite),
-    the KCSAN races outside our files."""
+    the KCSAN races outside our files; with inject, the base kernel's
+    warnings on the allocation failures injected."""
     job = next((i for i, l in enumerate(lines) if l.startswith('HMM-JOB-BEGIN')),
                len(lines))
     suites = []
@@ -413,9 +453,13 @@ def judge(lines, src, expect=EXPECT, ours=None):
     if 'fuzz' in expect:
         suites += fuzz_suites(lines[job:])
     races = []
-    suites += [guest_suite(lines), console_suite(lines, ours=ours, races=races)]
+    injected = [] if inject else None
+    suites += [guest_suite(lines),
+               console_suite(lines, ours=ours, races=races, inject=injected)]
     if ours is not None:
         suites.append(kcsan_suite(races))
+    if inject:
+        suites.append(inject_suite(injected))
     return suites
 
 
@@ -473,6 +517,9 @@ def main():
                     help='results the console must have: kunit,selftests,clients,fuzz')
     ap.add_argument('--ours', help='file of the function names defined in our files: '
                     'a KCSAN race elsewhere is listed, not counted')
+    ap.add_argument('--inject', action='store_true',
+                    help='allocations failed on purpose: warn_alloc() reports are no splat, '
+                    'the WARNINGs of INJECT_BASE_WARNINGS are listed, not counted')
     ap.add_argument('--fuzz-total', action='store_true',
                     help='the figures and one verdict line over several fuzz consoles')
     a = ap.parse_args()
@@ -484,7 +531,7 @@ def main():
     lines = read_console(a.log[0])
     expect = [e for e in a.expect.split(',') if e]
     ours = load_ours(a.ours) if a.ours else None
-    table, passed, failed, skipped = tally(judge(lines, a.src, expect, ours),
+    table, passed, failed, skipped = tally(judge(lines, a.src, expect, ours, a.inject),
                                            load_expected_skips(a.expected_skips))
     print('\n'.join(table))
     runs = fuzz_runs(lines)

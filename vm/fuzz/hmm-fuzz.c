@@ -305,10 +305,15 @@ static void *xcalloc(size_t n, size_t size)
 	_exit(1);
 }
 
+#define MAKE_IT_FAIL "/proc/thread-self/make-it-fail"
+
 /*
  * Mark (or unmark) the calling thread for fault injection: failslab and
  * fail_page_alloc, set up with task-filter, fail only the allocations of
- * marked tasks. A fork()ed child inherits the mark.
+ * marked tasks. A fork()ed child inherits the mark, so its own open() of
+ * the file may fail too, with -ENOENT where procfs could not allocate the
+ * inode of a /proc/PID directory: try again (main() checked that the file
+ * exists).
  */
 static void make_it_fail(bool on)
 {
@@ -316,15 +321,13 @@ static void make_it_fail(bool on)
 	int fd;
 
 	for (tries = 0; tries < 1000; tries++) {
-		fd = open("/proc/thread-self/make-it-fail", O_WRONLY);
+		fd = open(MAKE_IT_FAIL, O_WRONLY);
 		if (fd >= 0 && write(fd, on ? "1" : "0", 1) == 1) {
 			close(fd);
 			return;
 		}
 		if (fd >= 0)
 			close(fd);
-		if (errno == ENOENT)
-			break;
 	}
 	say("hmm-fuzz: -f: cannot %smark this thread for fault injection: %s\n",
 	    on ? "" : "un", strerror(errno));
@@ -616,9 +619,19 @@ static void op_mmap(struct worker *w)
 	     p == MAP_FAILED ? NULL : p);
 	count(C_MAP, p == MAP_FAILED ? errno : 0);
 	if (p == MAP_FAILED) {
-		/* Only hugetlb may run out: the pool is small. */
-		if ((kind != K_HUGETLB && !alloc_failure(-errno)) ||
-		    errno != ENOMEM)
+		/*
+		 * Only hugetlb may run out: the pool is small. With fault
+		 * injection any mapping may fail to allocate, and shared
+		 * anonymous and hugetlb memory report an inode they could
+		 * not allocate as -ENOSPC (shmem_zero_setup(),
+		 * hugetlb_file_setup()).
+		 */
+		bool ok = errno == ENOMEM &&
+			  (kind == K_HUGETLB || alloc_failure(-errno));
+
+		ok |= errno == ENOSPC && alloc_failure(-ENOMEM) &&
+		      (kind == K_SHARED || kind == K_HUGETLB);
+		if (!ok)
 			fail(w, "mmap %s: %s", kind_name[kind], strerror(errno));
 		free(filev);
 		if (fd >= 0)
@@ -958,9 +971,11 @@ static void op_madvise(struct worker *w)
 		return;
 	/*
 	 * Advice that changes VMA flags splits VMAs, and KSM allocates: these
-	 * may fail with fault injection on. Advice that drops data must not.
+	 * may fail with fault injection on, with -EAGAIN where a VMA could not
+	 * be split (madvise_vma_behavior() turns that -ENOMEM into -EAGAIN).
+	 * Advice that drops data must not.
 	 */
-	if (err == ENOMEM && alloc_failure(-err) &&
+	if ((err == ENOMEM || err == EAGAIN) && alloc_failure(-ENOMEM) &&
 	    adv[a].advice != MADV_DONTNEED && adv[a].advice != MADV_FREE)
 		return;
 	if (err)
@@ -1166,7 +1181,8 @@ static void op_flags(struct worker *w)
 	err = dm(w->dev[d], HMM_DMIRROR_FLAGS, 0, NULL, flags, NULL);
 	note(w, "FLAGS dev%d %#lx -> %d", d, flags, err);
 	count(want ? C_BAD : C_IOCTL, err);
-	if (err != want)
+	/* Every command allocates its work space first. */
+	if (err != want && !(err == -ENOMEM && alloc_failure(err)))
 		fail(w, "FLAGS dev%d %#lx: got %d, want %d", d, flags, err,
 		     want);
 }
@@ -1409,6 +1425,17 @@ int main(int argc, char **argv)
 		cfg.have_dev[d] = fd >= 0;
 		if (fd >= 0)
 			close(fd);
+	}
+	/* Without a device the streams would test nothing of ours. */
+	if (!cfg.have_dev[0] && !cfg.have_dev[1]) {
+		fprintf(stderr, "hmm-fuzz: no test_hmm device to open (%s)\n",
+			strerror(errno));
+		exit(2);
+	}
+	if (cfg.fail_alloc && access(MAKE_IT_FAIL, W_OK)) {
+		fprintf(stderr, "hmm-fuzz: -f: %s: %s (CONFIG_FAULT_INJECTION?)\n",
+			MAKE_IT_FAIL, strerror(errno));
+		exit(2);
 	}
 	stats = mmap(NULL, sizeof(*stats), PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);

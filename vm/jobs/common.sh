@@ -22,6 +22,14 @@ char_devices() {
 	done
 }
 
+# load_test_hmm: test_hmm loaded, with every device the machine has (a
+# failed module init did not fail busybox's modprobe after a failinject
+# run: the device coherent memory could not be mapped again)
+load_test_hmm() {
+	modprobe test_hmm $MACHINE_TEST_HMM &&
+		char_devices /dev/hmm_dmirror0 /dev/hmm_dmirror1 $MACHINE_COHERENT_DEVICES
+}
+
 # selftests: load test_hmm, run the HMM selftests and print their clean
 # copy between the markers; the caller unloads test_hmm.
 selftests() {
@@ -127,7 +135,7 @@ fuzz_run() {
 	echo 3 >/proc/sys/vm/drop_caches
 	slab_shrink
 	before=$(memfree)
-	check "${name}_load" modprobe test_hmm $MACHINE_TEST_HMM || return 1
+	check "${name}_load" load_test_hmm || return 1
 	fuzz_busy on
 	${FUZZ_BEFORE:-:}
 	/bin/hmm-fuzz "$@" >/tmp/fuzz.out 2>&1

@@ -337,6 +337,53 @@ class Sanitizers(unittest.TestCase):
         self.assertEqual(len(failures(suites)), 3)
 
 
+class FaultInjection(unittest.TestCase):
+    """make fuzz's failinject console (--inject): inject-excerpt.log is a real
+    one, trimmed to an injected failure of memremap_pages(): warn_alloc()'s
+    report of the vmemmap allocation, then x86's add_pages() WARNING"""
+
+    def scan(self, lines, inject):
+        listed = [] if inject else None
+        s = verdict.console_suite(lines, inject=listed)
+        return [n for c, st, n in s.cases if st == 'FAIL'], listed
+
+    def test_injected_failure_reports_are_no_splat(self):
+        hits, listed = self.scan(console('inject-excerpt.log'), True)
+        self.assertEqual(hits, [])
+        self.assertEqual(listed, ['WARNING: CPU: 1 PID: 146 at arch/x86/mm/init_64.c:978 '
+                                  'add_pages+0x43/0x12c'])
+
+    def test_without_inject_they_are(self):
+        hits, _ = self.scan(console('inject-excerpt.log'), False)
+        self.assertEqual(len(hits), 3, hits)
+        self.assertIn('WARNING: CPU: 1 PID: 146 at arch/x86/mm/init_64.c:978', hits[1])
+
+    def test_other_warnings_still_fail(self):
+        lines = console('inject-excerpt.log') + [
+            '[  157.000000] WARNING: CPU: 0 PID: 7 at mm/hmm.c:300 hmm_walk_ptes+0x1/0x2',
+            '[  157.000001] Call Trace:']
+        hits, _ = self.scan(lines, True)
+        self.assertEqual(len(hits), 2, hits)
+        self.assertIn('hmm_walk_ptes', hits[0])
+
+    def test_a_call_trace_after_the_report_still_fails(self):
+        # warn_alloc()'s report ends where show_mem() begins
+        lines = console('inject-excerpt.log') + [
+            '[  158.000000] irq 11: nobody cared (try booting with the "irqpoll" option)',
+            '[  158.000001] Call Trace:']
+        hits, _ = self.scan(lines, True)
+        self.assertEqual(hits, ['[  158.000001] Call Trace:'])
+
+    def test_main_takes_inject(self):
+        # the excerpt has no job: that is its one failure, the splats are not
+        p = subprocess.run([sys.executable, os.path.join(TOP, 'vm/verdict.py'), '--src', SRC,
+                            '--expect=', '--inject',
+                            os.path.join(HERE, 'consoles', 'inject-excerpt.log')],
+                           capture_output=True, text=True)
+        self.assertEqual(p.stdout.splitlines()[-1], '1 passed, 1 failed', p.stdout)
+        self.assertIn('fault injection: base kernel warnings (listed, not counted)', p.stdout)
+
+
 class Machine(unittest.TestCase):
     """vm/machine.sh as its readers see it"""
 
