@@ -1272,37 +1272,6 @@ static void hmm_test_devmap_pte(struct kunit *test)
 }
 
 /*
- * A range that requests nothing is read by hmm_range_fault()'s snapshot
- * loop; one that could request a fault but does not is read by the full
- * decoder.  Over present, zero-page and empty PTEs in one table, both must
- * report exactly the same entries.
- */
-static void hmm_test_snapshot_as_full_walk(struct kunit *test)
-{
-	struct hmmt_ctx *ctx = test->priv;
-	struct hmm_range fast, full;
-	unsigned long addr, i;
-	u64 val;
-
-	addr = hmmt_setup(ctx, 6, PROT_READ | PROT_WRITE);
-	for (i = 0; i < 6; i += 3) {
-		KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr + i * PAGE_SIZE,
-						 hmmt_magic(i)), 0);
-		KUNIT_ASSERT_EQ(test, hmmt_load(ctx, addr + (i + 1) * PAGE_SIZE,
-						&val), 0);
-	}
-	hmmt_range_init(ctx, &fast, addr, 6, 0, 0);
-	hmmt_range_init(ctx, &full, addr, 6, 0, HMM_PFN_REQ_FAULT);
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &fast, NULL), 0);
-	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &full, NULL), 0);
-	for (i = 0; i < 6; i++)
-		KUNIT_EXPECT_EQ(test, fast.hmm_pfns[i], full.hmm_pfns[i]);
-	hmmt_expect_private_page(test, fast.hmm_pfns[0]);
-	hmmt_expect_zero_page(test, fast.hmm_pfns[1]);
-	hmmt_expect_unpopulated(test, fast.hmm_pfns[2]);
-}
-
-/*
  * A swap entry no fault can repair (here a failed swap-in; poisoned memory
  * takes the same path) reads as not present in a snapshot, like every
  * other non-present entry, not as HMM_PFN_ERROR; a fault request for it
@@ -1593,6 +1562,180 @@ static void hmm_test_own_readonly_private(struct kunit *test)
 }
 #endif
 
+/* Write-protect the PTE mapping @addr, as fork() does for copy-on-write. */
+static void hmmt_wrprotect(struct hmmt_ctx *ctx, unsigned long addr)
+{
+	spinlock_t *ptl;	/* page table lock of the entry */
+	bool present = false;
+	pte_t *ptep;
+	pmd_t *pmd;
+
+	mmap_read_lock(ctx->mm);
+	pmd = hmmt_pte_table(ctx->mm, addr);
+	if (pmd) {
+		ptep = pte_offset_map_lock(ctx->mm, pmd, addr, &ptl);
+		present = pte_present(ptep_get(ptep));
+		if (present)
+			ptep_set_wrprotect(ctx->mm, addr, ptep);
+		pte_unmap_unlock(ptep, ptl);
+	}
+	mmap_read_unlock(ctx->mm);
+	KUNIT_ASSERT_TRUE(ctx->test, present);
+}
+
+/*
+ * A range that requests nothing is read by hmm_range_fault()'s snapshot
+ * loops (hmm_snapshot_plain() two PTEs at a time, then one at a time, and
+ * hmm_decode_pte() for the rest); one that could request a fault but does
+ * not is read by the full decoder.  Over writable, read-only, zero-page,
+ * NUMA hinting and empty PTEs in one table, placed so that every way out
+ * of the paired loop is taken, both must report exactly the same entries.
+ */
+static void hmm_test_snapshot_as_full_walk(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	/* w: written, r: read (zero page), -: empty, o: read-only, n: NUMA */
+	static const char layout[] = "wr-wwownww";
+	const unsigned long npages = sizeof(layout) - 1;
+	struct hmm_range fast, full;
+	unsigned long addr, i;
+	u64 val;
+
+	/*
+	 * Index 0 at the start of a page table, so that the pairs are (w r),
+	 * (- w), (w w), (o n), (w w) and the last w is on its own.
+	 */
+	addr = hmmt_setup(ctx, PTRS_PER_PTE + npages, PROT_READ | PROT_WRITE);
+	hmmt_set_vm_flags(ctx, addr, VM_NOHUGEPAGE, 0);
+	addr = ALIGN(addr, PMD_SIZE);
+	for (i = 0; i < npages; i++) {
+		unsigned long a = addr + i * PAGE_SIZE;
+
+		if (layout[i] == 'r')
+			KUNIT_ASSERT_EQ(test, hmmt_load(ctx, a, &val), 0);
+		else if (layout[i] != '-')
+			KUNIT_ASSERT_EQ(test, hmmt_store(ctx, a, hmmt_magic(i)), 0);
+		if (layout[i] == 'o')
+			hmmt_wrprotect(ctx, a);
+#ifdef CONFIG_NUMA_BALANCING
+		if (layout[i] == 'n')
+			KUNIT_ASSERT_EQ(test, hmmt_numa_hint(ctx, a, 1), 1UL);
+#endif
+	}
+	hmmt_range_init(ctx, &fast, addr, npages, 0, 0);
+	hmmt_range_init(ctx, &full, addr, npages, 0, HMM_PFN_REQ_FAULT);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &fast, NULL), 0);
+	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &full, NULL), 0);
+	for (i = 0; i < npages; i++)
+		KUNIT_EXPECT_EQ_MSG(test, fast.hmm_pfns[i], full.hmm_pfns[i],
+				    "page %lu (%c)", i, layout[i]);
+	for (i = 0; i < npages; i++) {
+		switch (layout[i]) {
+		case 'w':
+			hmmt_expect_private_page(test, fast.hmm_pfns[i]);
+			break;
+		case 'r':
+			hmmt_expect_zero_page(test, fast.hmm_pfns[i]);
+			break;
+		case 'o':
+			KUNIT_EXPECT_TRUE(test, fast.hmm_pfns[i] & HMM_PFN_VALID);
+			KUNIT_EXPECT_FALSE(test, fast.hmm_pfns[i] & HMM_PFN_WRITE);
+			KUNIT_EXPECT_EQ(test, hmmt_peek(fast.hmm_pfns[i]),
+					hmmt_magic(i));
+			break;
+		case 'n':
+			if (IS_ENABLED(CONFIG_NUMA_BALANCING))
+				hmmt_expect_unpopulated(test, fast.hmm_pfns[i]);
+			else
+				hmmt_expect_private_page(test, fast.hmm_pfns[i]);
+			break;
+		default:
+			hmmt_expect_unpopulated(test, fast.hmm_pfns[i]);
+		}
+	}
+}
+
+/* One PTE: pte_present_plain() must be false, true (1) or either (-1). */
+static void hmmt_check_plain(struct kunit *test, pte_t pte, int expect,
+			     const char *what, unsigned long vm_flags)
+{
+	bool plain = pte_present_plain(pte);
+
+	if (plain) {
+		KUNIT_EXPECT_TRUE_MSG(test, pte_present(pte) &&
+				      !pte_protnone(pte) && !pte_special(pte),
+				      "%s, vm_flags %#lx", what, vm_flags);
+		KUNIT_EXPECT_EQ_MSG(test, pte_present_pfn(pte), pte_pfn(pte),
+				    "%s, vm_flags %#lx", what, vm_flags);
+	}
+	if (expect >= 0)
+		KUNIT_EXPECT_EQ_MSG(test, plain, (bool)expect,
+				    "%s, vm_flags %#lx", what, vm_flags);
+}
+
+/*
+ * pte_present_plain() and pte_present_pfn(), on which the snapshot loop
+ * relies, against the helpers they stand for (x86 has its own versions):
+ * over PTEs of every protection vm_get_page_prot() gives, each with its
+ * special, devmap, old, young, clean, dirty, read-only, writable and NUMA
+ * hinting variants, and over empty, swap and migration entries.
+ */
+static void hmm_test_pte_present_plain(struct kunit *test)
+{
+	const unsigned long all = VM_READ | VM_WRITE | VM_EXEC | VM_SHARED;
+	struct page *page = alloc_page(GFP_KERNEL);
+	unsigned long pfns[3], vm_flags, i;
+	pte_t pte;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	pfns[0] = 1;
+	pfns[1] = my_zero_pfn(0);
+	pfns[2] = page_to_pfn(page);
+	for (vm_flags = 0; vm_flags <= all; vm_flags++) {
+		pgprot_t prot;
+		int usable;
+
+		if (vm_flags & ~all)
+			continue;
+		prot = vm_get_page_prot(vm_flags);
+		/* Without NUMA balancing a PROT_NONE PTE counts as present. */
+		usable = vm_flags & (VM_READ | VM_WRITE | VM_EXEC) ? 1 : -1;
+		for (i = 0; i < ARRAY_SIZE(pfns); i++) {
+			pte = pfn_pte(pfns[i], prot);
+			hmmt_check_plain(test, pte, usable, "pfn_pte", vm_flags);
+			hmmt_check_plain(test, pte_mkspecial(pte), 0, "special",
+					 vm_flags);
+#ifdef CONFIG_ARCH_HAS_PTE_DEVMAP
+			hmmt_check_plain(test, pte_mkdevmap(pte), -1, "devmap",
+					 vm_flags);
+#endif
+			hmmt_check_plain(test, pte_mkold(pte), usable, "old",
+					 vm_flags);
+			hmmt_check_plain(test, pte_mkyoung(pte), usable, "young",
+					 vm_flags);
+			hmmt_check_plain(test, pte_mkclean(pte), usable, "clean",
+					 vm_flags);
+			hmmt_check_plain(test, pte_mkdirty(pte), usable, "dirty",
+					 vm_flags);
+			hmmt_check_plain(test, pte_wrprotect(pte), usable,
+					 "read-only", vm_flags);
+			hmmt_check_plain(test, pte_mkwrite(pte), usable,
+					 "writable", vm_flags);
+#ifdef CONFIG_NUMA_BALANCING
+			/* What change_prot_numa() makes of it. */
+			hmmt_check_plain(test, pte_modify(pte, PAGE_NONE), 0,
+					 "NUMA hinting", vm_flags);
+#endif
+		}
+	}
+	hmmt_check_plain(test, __pte(0), 0, "empty", 0);
+	hmmt_check_plain(test, swp_entry_to_pte(swp_entry(0, 1)), 0, "swap", 0);
+	hmmt_check_plain(test,
+			 swp_entry_to_pte(make_readable_migration_entry(pfns[2])),
+			 0, "migration", 0);
+	__free_page(page);
+}
+
 #if defined(CONFIG_ZONE_DEVICE) && defined(CONFIG_TRANSPARENT_HUGEPAGE) && \
 	defined(CONFIG_ARCH_ENABLE_THP_MIGRATION)
 /* What the core tells the driver of a 2 MiB device folio. */
@@ -1791,6 +1934,7 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_unlocked_deadline),
 	KUNIT_CASE(hmm_test_devmap_pte),
 	KUNIT_CASE(hmm_test_snapshot_as_full_walk),
+	KUNIT_CASE(hmm_test_pte_present_plain),
 	KUNIT_CASE(hmm_test_swapin_error_entry),
 	KUNIT_CASE(hmm_test_protnone_pte),
 	KUNIT_CASE(hmm_test_protnone_pmd),
