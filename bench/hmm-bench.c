@@ -546,6 +546,28 @@ static int evict_check(void)
 	return 0;
 }
 
+/*
+ * HMM_BENCH_ROWS (vm/jobs/bench.sh sets it from the kernel parameter
+ * hmmbench_rows=): a comma-separated list of the rows to run, by the name
+ * of their HMM-BENCH lines (snapshot, migrate, invalidate, ...); all of
+ * them when it is unset or empty.
+ */
+static int want(const char *row)
+{
+	const char *rows = getenv("HMM_BENCH_ROWS"), *p;
+	size_t len = strlen(row);
+
+	if (!rows || !*rows)
+		return 1;
+	for (p = rows; p; p = strchr(p, ',')) {
+		if (*p == ',')
+			p++;
+		if (!strncmp(p, row, len) && (p[len] == ',' || !p[len]))
+			return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* device-private memory the module was loaded with (dmem_mib) */
@@ -562,29 +584,42 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		dmem = strtoul(argv[1], NULL, 0) << 20;
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
-		bench_mempass(sizes[i]);
-		bench_snapshot("snapshot", sizes[i], 0);
-		bench_snapshot("snapshot_thp", sizes[i], 1);
-		bench_fault(sizes[i]);
-		if (sizes[i] <= dmem)
+		if (want("mempass"))
+			bench_mempass(sizes[i]);
+		if (want("snapshot"))
+			bench_snapshot("snapshot", sizes[i], 0);
+		if (want("snapshot_thp"))
+			bench_snapshot("snapshot_thp", sizes[i], 1);
+		if (want("fault"))
+			bench_fault(sizes[i]);
+		if (sizes[i] <= dmem && want("migrate"))
 			bench_migrate(sizes[i]);
 	}
 	/* The module keeps 64 MiB of 2 MiB device folios. */
 	for (i = 0; i < ARRAY_SIZE(thp_sizes); i++) {
 		if (thp_sizes[i] > dmem)
 			continue;
-		bench_migrate_thp(thp_sizes[i], 0);
-		bench_migrate_thp(thp_sizes[i], 1);
+		if (want("thp4k"))
+			bench_migrate_thp(thp_sizes[i], 0);
+		if (want("thp2m"))
+			bench_migrate_thp(thp_sizes[i], 1);
 	}
-	bench_invalidate(10);
-	bench_invalidate(1000);
-	bench_invalidate(100000);
-	bench_invalidate(1000000);
-	bench_seq();
-	bench_sparse("sparse_snapshot", 0);
-	bench_sparse("sparse_fault", 1);
-	bench_flush(1);
-	bench_flush(2);
+	if (want("invalidate")) {
+		bench_invalidate(10);
+		bench_invalidate(1000);
+		bench_invalidate(100000);
+		bench_invalidate(1000000);
+	}
+	if (want("seq"))
+		bench_seq();
+	if (want("sparse_snapshot"))
+		bench_sparse("sparse_snapshot", 0);
+	if (want("sparse_fault"))
+		bench_sparse("sparse_fault", 1);
+	if (want("flush")) {
+		bench_flush(1);
+		bench_flush(2);
+	}
 	close(fd);
 	printf("HMM-BENCH-DONE failures=%d\n", failures);
 	return failures ? 1 : 0;

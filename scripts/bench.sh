@@ -9,7 +9,8 @@
 # icount (QEMU's instruction count: one boot each, its figures do not move
 # with the host's load) or both (the default). A previous run's
 # results.json is kept as results-prev.json and the icount figures of the
-# two runs are compared.
+# two runs are compared. HMM_BENCH_ROWS=snapshot,migrate,... runs only
+# those rows (the names of the HMM-BENCH lines, bench/hmm-bench.c).
 . "$(dirname "$0")/common.sh"
 take_lock
 need_packages gnuplot-nox
@@ -29,6 +30,7 @@ bench_boot() {
 	local name=bench-$1-$2-$3
 	HMM_KERNEL=$B/obj-$1/arch/x86/boot/bzImage HMM_INITRD=$B/initramfs-$1.cpio.gz \
 	HMM_CLOCK=$2 HMM_LOGNAME=$name HMM_VM_TIMEOUT=${HMM_VM_TIMEOUT:-1800} \
+	HMM_APPEND="${HMM_APPEND:-}${HMM_BENCH_ROWS:+ hmmbench_rows=$HMM_BENCH_ROWS}" \
 		"$TOP/vm/boot.sh" bench >&2
 	echo "$LOGS/$name.log"
 }

@@ -12,6 +12,11 @@ memory_returned() {
 	test "$after" -ge $((before - 65536))
 }
 
+# hmmbench_rows=a,b (scripts/bench.sh, HMM_BENCH_ROWS): only those rows
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in hmmbench_rows=*) export HMM_BENCH_ROWS=${arg#hmmbench_rows=} ;; esac
+done
+
 before=$(memfree)
 check load_hmm_bench modprobe hmm_bench dmem_mib=$DMEM_MIB
 check run_benchmarks /bin/hmm-bench $DMEM_MIB
