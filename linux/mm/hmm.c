@@ -113,11 +113,24 @@ static unsigned int hmm_entry_need(const struct hmm_range *range,
 	return (have & HMM_PFN_VALID) ? 0 : HMM_NEED_FAULT;
 }
 
+/* The bitwise OR of the @n inputs from @in on, four at a time. */
+static unsigned long hmm_or_inputs(const unsigned long *in, unsigned long n)
+{
+	unsigned long i, any = 0;
+
+	for (i = 0; i + 4 <= n; i += 4)
+		any |= in[i] | in[i + 1] | in[i + 2] | in[i + 3];
+	for (; i < n; i++)
+		any |= in[i];
+	return any;
+}
+
 /* The needs of all entries of [addr, end) when they share @have. */
 static unsigned int hmm_span_need(const struct hmm_range *range,
 				  unsigned long addr, unsigned long end,
 				  unsigned long have)
 {
+	unsigned long i, n = (end - addr) >> PAGE_SHIFT;
 	const unsigned long *in;
 	unsigned int need = 0;
 
@@ -125,30 +138,57 @@ static unsigned int hmm_span_need(const struct hmm_range *range,
 	if (!range->pfn_flags_mask)
 		return hmm_entry_need(range, 0, have);
 
+	/*
+	 * An entry needs something only if it asks for a fault, and most
+	 * spans (holes of a sparse range) have no entry that does: the OR
+	 * of all inputs says so without decoding each of them.
+	 */
 	in = hmm_entry(range, addr);
-	for (; addr < end && need != HMM_NEED_ALL; addr += PAGE_SIZE)
-		need |= hmm_entry_need(range, *in++, have);
+	if (!hmm_entry_need(range, hmm_or_inputs(in, n), 0))
+		return 0;
+	for (i = 0; i < n && need != HMM_NEED_ALL; i++)
+		need |= hmm_entry_need(range, in[i], have);
 	return need;
+}
+
+/*
+ * Output @val, @val + @step, @val + 2 * @step, ... to the @n entries from
+ * @out on, four at a time: holes and huge mappings write whole page tables
+ * of entries.
+ */
+static void hmm_fill_run(unsigned long *out, unsigned long n,
+			 unsigned long val, unsigned long step)
+{
+	unsigned long i;
+
+	for (i = 0; i + 4 <= n; i += 4) {
+		out[i] = val;
+		out[i + 1] = val + step;
+		out[i + 2] = val + 2 * step;
+		out[i + 3] = val + 3 * step;
+		val += 4 * step;
+	}
+	for (; i < n; i++, val += step)
+		out[i] = val;
 }
 
 static void hmm_fill(struct hmm_range *range, unsigned long addr,
 		     unsigned long end, unsigned long val)
 {
-	unsigned long *out = hmm_entry(range, addr);
-
-	for (; addr < end; addr += PAGE_SIZE)
-		*out++ = val;
+	hmm_fill_run(hmm_entry(range, addr), (end - addr) >> PAGE_SHIFT, val, 0);
 }
 
-/* Output consecutive pfns from @pfn on, each with @flags. */
+/*
+ * Output consecutive pfns from @pfn on, each with @flags.  The flags are
+ * all above the pfn (HMM_PFN_FLAGS), and no pfn carries into them, so
+ * (@pfn + i) | @flags is (@pfn | @flags) + i.
+ */
 static void hmm_fill_pfns(struct hmm_range *range, unsigned long addr,
 			  unsigned long end, unsigned long pfn,
 			  unsigned long flags)
 {
-	unsigned long *out = hmm_entry(range, addr);
-
-	for (; addr < end; addr += PAGE_SIZE)
-		*out++ = pfn++ | flags;
+	hmm_fill_run(hmm_entry(range, addr), (end - addr) >> PAGE_SHIFT,
+		     pfn | flags, 1);
 }
 
 /*
