@@ -193,7 +193,12 @@ static void mn_itree_close(struct mmu_notifier_subscriptions *subs)
 	}
 	spin_unlock(&subs->lock);
 
-	if (thawed)
+	/*
+	 * Nearly always nobody waits: skip the waitqueue's lock then.
+	 * wq_has_sleeper() orders the seq update above against the check,
+	 * and wait_event() queues the waiter before it reads seq.
+	 */
+	if (thawed && wq_has_sleeper(&subs->waitq))
 		wake_up_all(&subs->waitq);
 }
 
