@@ -414,6 +414,20 @@ static int hmm_decode_pte(const struct hmm_range *range, unsigned long in,
 	return HMM_PTE_REPORT;
 }
 
+/*
+ * The output bits every entry of a range without pfn_flags_mask asks for,
+ * by default_flags alone: HMM_PFN_VALID for a fault, HMM_PFN_WRITE as well
+ * for a write fault, none without a fault request (hmm_entry_need()).
+ */
+static unsigned long hmm_default_want(const struct hmm_range *range)
+{
+	if (!(range->default_flags & HMM_PFN_REQ_FAULT))
+		return 0;
+	if (range->default_flags & HMM_PFN_REQ_WRITE)
+		return HMM_PFN_VALID | HMM_PFN_WRITE;
+	return HMM_PFN_VALID;
+}
+
 /* No entry of @range can ask for a fault: every PTE is only reported. */
 static bool hmm_range_is_snapshot(const struct hmm_range *range)
 {
@@ -429,15 +443,20 @@ static unsigned long hmm_plain_entry(pte_t pte)
 }
 
 /*
- * The plain present PTEs (pte_present_plain()) of a snapshot from index
- * @i on, up to @n or the first other one; returns the index where it
- * stopped.  Nearly every PTE of a populated range is decoded here, so
- * this loop does only that, two PTEs per round: one mask test each on
- * x86, no call, no state to keep across a call.
+ * The plain present PTEs (pte_present_plain()) from index @i on whose
+ * output has all the bits of @want, up to @n or the first other one;
+ * returns the index where it stopped.  A snapshot wants nothing (0); a
+ * range without per-entry requests (no pfn_flags_mask) asks every entry
+ * for the same, and an entry that has it needs no fault.  Nearly every
+ * PTE of a populated range is decoded here, so this loop does only that,
+ * two PTEs per round: one mask test each on x86, no call, no state to
+ * keep across a call.  Inlined, so that @want == 0 costs nothing.
  */
-static unsigned long hmm_snapshot_plain(pte_t *ptep, unsigned long *out,
-					unsigned long i, unsigned long n)
+static __always_inline unsigned long
+hmm_plain_ptes(pte_t *ptep, unsigned long *out, unsigned long i,
+	       unsigned long n, unsigned long want)
 {
+	unsigned long val, next_val;
 	pte_t pte, next;
 
 	for (; i + 1 < n; i += 2) {
@@ -446,22 +465,29 @@ static unsigned long hmm_snapshot_plain(pte_t *ptep, unsigned long *out,
 		if (unlikely(!pte_present_plain(pte) ||
 			     !pte_present_plain(next)))
 			break;
-		out[i] = hmm_plain_entry(pte);
-		out[i + 1] = hmm_plain_entry(next);
+		val = hmm_plain_entry(pte);
+		next_val = hmm_plain_entry(next);
+		if (unlikely((val & next_val & want) != want))
+			break;
+		out[i] = val;
+		out[i + 1] = next_val;
 	}
 	/* The last PTE, or the pair with another one in it. */
 	for (; i < n; i++) {
 		pte = ptep_get(ptep + i);
 		if (!pte_present_plain(pte))
 			break;
-		out[i] = hmm_plain_entry(pte);
+		val = hmm_plain_entry(pte);
+		if ((val & want) != want)
+			break;
+		out[i] = val;
 	}
 	return i;
 }
 
 /*
  * The PTEs of one page table of a snapshot, which nothing can stop: no
- * fault, no wait.  hmm_snapshot_plain() takes the plain present ones,
+ * fault, no wait.  hmm_plain_ptes() takes the plain present ones,
  * hmm_decode_pte() the rest, and with nothing requested its verdict is
  * always a report.
  */
@@ -472,7 +498,7 @@ static void hmm_snapshot_ptes(const struct hmm_range *range, pte_t *ptep,
 	unsigned int need;
 
 	for (i = 0; ; i++) {
-		i = hmm_snapshot_plain(ptep, out, i, n);
+		i = hmm_plain_ptes(ptep, out, i, n, 0);
 		if (i == n)
 			break;
 		hmm_decode_pte(range, out[i], ptep_get(ptep + i), &out[i],
@@ -506,10 +532,32 @@ static int hmm_walk_ptes(struct mm_walk *walk, pmd_t *pmdp,
 		pte_unmap_unlock(ptep, ptl);
 		return 0;
 	}
-	for (addr = start, i = 0; addr < end; addr += PAGE_SIZE, i++) {
+	for (i = 0; i < n; i++) {
+		pte_t pte;
+
+		/*
+		 * Without per-entry requests, runs of plain PTEs that already
+		 * grant what every entry asks for need no fault: they are
+		 * reported at once, up to the first fault planned.
+		 */
+		if (!range->pfn_flags_mask && !nr) {
+			i = hmm_plain_ptes(ptep, hmm_entry(range, start), i, n,
+					   hmm_default_want(range));
+			if (i == n)
+				break;
+		}
+		addr = start + ((unsigned long)i << PAGE_SHIFT);
 		entry = hmm_entry(range, addr);
-		ret = hmm_decode_pte(range, *entry, ptep_get(ptep + i), &out,
-				     &need);
+		pte = ptep_get(ptep + i);
+		if (likely(pte_present_plain(pte))) {
+			/* hmm_decode_pte()'s verdict, without the call */
+			out = hmm_plain_entry(pte);
+			need = hmm_entry_need(range, *entry, out & (HMM_PFN_VALID |
+								    HMM_PFN_WRITE));
+			ret = need ? HMM_PTE_FAULT : HMM_PTE_REPORT;
+		} else {
+			ret = hmm_decode_pte(range, *entry, pte, &out, &need);
+		}
 		if (ret < 0)
 			break;
 		if (ret == HMM_PTE_WAIT) {

@@ -1583,54 +1583,69 @@ static void hmmt_wrprotect(struct hmmt_ctx *ctx, unsigned long addr)
 	KUNIT_ASSERT_TRUE(ctx->test, present);
 }
 
+/* w: written, r: read (zero page), -: empty, o: read-only, n: NUMA hint */
+static const char hmmt_mixed_layout[] = "wow-rwwnwww";
+#define HMMT_MIXED_PAGES (sizeof(hmmt_mixed_layout) - 1)
+
+/*
+ * One page table laid out as hmmt_mixed_layout from its first entry on,
+ * so that hmm_plain_ptes() sees the pairs (w o), (w -), (r w), (w n),
+ * (w w) and the last w on its own: every way out of its paired loop, and
+ * a read-only PTE before any that needs a fault.
+ */
+static unsigned long hmmt_mixed_table(struct hmmt_ctx *ctx)
+{
+	unsigned long addr, i;
+	u64 val;
+
+	addr = hmmt_setup(ctx, PTRS_PER_PTE + HMMT_MIXED_PAGES,
+			  PROT_READ | PROT_WRITE);
+	hmmt_set_vm_flags(ctx, addr, VM_NOHUGEPAGE, 0);
+	addr = ALIGN(addr, PMD_SIZE);
+	for (i = 0; i < HMMT_MIXED_PAGES; i++) {
+		unsigned long a = addr + i * PAGE_SIZE;
+		char c = hmmt_mixed_layout[i];
+
+		if (c == 'r')
+			KUNIT_ASSERT_EQ(ctx->test, hmmt_load(ctx, a, &val), 0);
+		else if (c != '-')
+			KUNIT_ASSERT_EQ(ctx->test,
+					hmmt_store(ctx, a, hmmt_magic(i)), 0);
+		if (c == 'o')
+			hmmt_wrprotect(ctx, a);
+#ifdef CONFIG_NUMA_BALANCING
+		if (c == 'n')
+			KUNIT_ASSERT_EQ(ctx->test, hmmt_numa_hint(ctx, a, 1), 1UL);
+#endif
+	}
+	return addr;
+}
+
 /*
  * A range that requests nothing is read by hmm_range_fault()'s snapshot
- * loops (hmm_snapshot_plain() two PTEs at a time, then one at a time, and
+ * loops (hmm_plain_ptes() two PTEs at a time, then one at a time, and
  * hmm_decode_pte() for the rest); one that could request a fault but does
- * not is read by the full decoder.  Over writable, read-only, zero-page,
- * NUMA hinting and empty PTEs in one table, placed so that every way out
- * of the paired loop is taken, both must report exactly the same entries.
+ * not is read entry by entry.  Over writable, read-only, zero-page, NUMA
+ * hinting and empty PTEs in one table, both must report exactly the same
+ * entries.
  */
 static void hmm_test_snapshot_as_full_walk(struct kunit *test)
 {
 	struct hmmt_ctx *ctx = test->priv;
-	/* w: written, r: read (zero page), -: empty, o: read-only, n: NUMA */
-	static const char layout[] = "wr-wwownww";
-	const unsigned long npages = sizeof(layout) - 1;
+	const unsigned long npages = HMMT_MIXED_PAGES;
 	struct hmm_range fast, full;
 	unsigned long addr, i;
-	u64 val;
 
-	/*
-	 * Index 0 at the start of a page table, so that the pairs are (w r),
-	 * (- w), (w w), (o n), (w w) and the last w is on its own.
-	 */
-	addr = hmmt_setup(ctx, PTRS_PER_PTE + npages, PROT_READ | PROT_WRITE);
-	hmmt_set_vm_flags(ctx, addr, VM_NOHUGEPAGE, 0);
-	addr = ALIGN(addr, PMD_SIZE);
-	for (i = 0; i < npages; i++) {
-		unsigned long a = addr + i * PAGE_SIZE;
-
-		if (layout[i] == 'r')
-			KUNIT_ASSERT_EQ(test, hmmt_load(ctx, a, &val), 0);
-		else if (layout[i] != '-')
-			KUNIT_ASSERT_EQ(test, hmmt_store(ctx, a, hmmt_magic(i)), 0);
-		if (layout[i] == 'o')
-			hmmt_wrprotect(ctx, a);
-#ifdef CONFIG_NUMA_BALANCING
-		if (layout[i] == 'n')
-			KUNIT_ASSERT_EQ(test, hmmt_numa_hint(ctx, a, 1), 1UL);
-#endif
-	}
+	addr = hmmt_mixed_table(ctx);
 	hmmt_range_init(ctx, &fast, addr, npages, 0, 0);
 	hmmt_range_init(ctx, &full, addr, npages, 0, HMM_PFN_REQ_FAULT);
 	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &fast, NULL), 0);
 	KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &full, NULL), 0);
 	for (i = 0; i < npages; i++)
 		KUNIT_EXPECT_EQ_MSG(test, fast.hmm_pfns[i], full.hmm_pfns[i],
-				    "page %lu (%c)", i, layout[i]);
+				    "page %lu (%c)", i, hmmt_mixed_layout[i]);
 	for (i = 0; i < npages; i++) {
-		switch (layout[i]) {
+		switch (hmmt_mixed_layout[i]) {
 		case 'w':
 			hmmt_expect_private_page(test, fast.hmm_pfns[i]);
 			break;
@@ -1653,6 +1668,63 @@ static void hmm_test_snapshot_as_full_walk(struct kunit *test)
 			hmmt_expect_unpopulated(test, fast.hmm_pfns[i]);
 		}
 	}
+}
+
+/*
+ * A fault request made by default_flags alone (no pfn_flags_mask) is
+ * served first by hmm_plain_ptes(), which reports the plain PTEs that
+ * already grant it; the same request made per entry goes entry by entry.
+ * Over the mixed table, a read request then a write request by default
+ * must fault exactly what is missing, and leave what a per-entry request
+ * reads right after.
+ */
+static void hmm_test_default_as_per_entry(struct kunit *test)
+{
+	static const unsigned long reqs[] = {
+		HMM_PFN_REQ_FAULT, HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE,
+	};
+	struct hmmt_ctx *ctx = test->priv;
+	const unsigned long npages = HMMT_MIXED_PAGES;
+	unsigned long addr, *in, i, r, pfn_o = 0;
+	struct hmm_range dflt, each;
+
+	addr = hmmt_mixed_table(ctx);
+	in = kunit_kcalloc(test, npages, sizeof(*in), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, in);
+	for (r = 0; r < ARRAY_SIZE(reqs); r++) {
+		hmmt_range_init(ctx, &dflt, addr, npages, reqs[r], 0);
+		KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &dflt, NULL), 0);
+		for (i = 0; i < npages; i++)
+			in[i] = reqs[r];
+		hmmt_range_init(ctx, &each, addr, npages, 0,
+				HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE);
+		KUNIT_ASSERT_EQ(test, hmmt_fault(ctx, &each, in), 0);
+		for (i = 0; i < npages; i++) {
+			char c = hmmt_mixed_layout[i];
+
+			KUNIT_EXPECT_EQ_MSG(test, dflt.hmm_pfns[i],
+					    each.hmm_pfns[i], "%s, page %lu (%c)",
+					    r ? "write" : "read", i, c);
+			KUNIT_EXPECT_TRUE(test, dflt.hmm_pfns[i] & HMM_PFN_VALID);
+			if (r || c == 'w')
+				KUNIT_EXPECT_TRUE_MSG(test, dflt.hmm_pfns[i] &
+						      HMM_PFN_WRITE,
+						      "%s, page %lu (%c)",
+						      r ? "write" : "read", i, c);
+			if (c == 'o' && !r) {
+				/* Read access it has: reported, not faulted. */
+				KUNIT_EXPECT_FALSE(test,
+						   dflt.hmm_pfns[i] & HMM_PFN_WRITE);
+				pfn_o = hmmt_pfn(dflt.hmm_pfns[i]);
+			}
+			if (c != '-' && c != 'r')
+				KUNIT_EXPECT_EQ(test, hmmt_peek(dflt.hmm_pfns[i]),
+						hmmt_magic(i));
+		}
+	}
+	/* The write fault reused the read-only page: it was exclusive. */
+	i = strchr(hmmt_mixed_layout, 'o') - hmmt_mixed_layout;
+	KUNIT_EXPECT_EQ(test, hmmt_pfn(dflt.hmm_pfns[i]), pfn_o);
 }
 
 /* One PTE: pte_present_plain() must be false, true (1) or either (-1). */
@@ -1934,6 +2006,7 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_unlocked_deadline),
 	KUNIT_CASE(hmm_test_devmap_pte),
 	KUNIT_CASE(hmm_test_snapshot_as_full_walk),
+	KUNIT_CASE(hmm_test_default_as_per_entry),
 	KUNIT_CASE(hmm_test_pte_present_plain),
 	KUNIT_CASE(hmm_test_swapin_error_entry),
 	KUNIT_CASE(hmm_test_protnone_pte),
