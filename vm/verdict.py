@@ -346,7 +346,7 @@ def console_suite(lines, desc=None, ours=None, races=None, inject=None):
 
     ours, when given, is the set of functions defined in our files: a KCSAN
     report whose racing functions include one of them is a splat, any other
-    is appended to races (a list) and left to kcsan_suite. inject, a list,
+    is appended to races (a list) and left to listed_suite(). inject, a list,
     says that allocations were failed on purpose: warn_alloc() reports are
     no splat, and the WARNINGs of INJECT_BASE_WARNINGS are appended to it."""
     splat = splat_pattern(desc or machine())
@@ -411,23 +411,15 @@ def console_suite(lines, desc=None, ours=None, races=None, inject=None):
     return s
 
 
-def inject_suite(warnings):
-    """Base kernel WARNINGs on an injected allocation failure: listed."""
-    s = Suite('fault injection: base kernel warnings (listed, not counted)')
-    for w in sorted(set(warnings)):
-        s.add(w, 'INFO', f'{warnings.count(w)} report(s)')
-    if not warnings:
-        s.add('no base kernel warning', 'INFO')
-    return s
-
-
-def kcsan_suite(races):
-    """KCSAN data races in files we do not own: listed, not counted."""
-    s = Suite('kcsan: data races outside our files (listed, not counted)')
-    for race in sorted(set(races)):
-        s.add(race, 'INFO', f'{races.count(race)} report(s)')
-    if not races:
-        s.add('no KCSAN report outside our files', 'INFO')
+def listed_suite(title, reports, none):
+    """Reports outside our code (KCSAN races in files we do not own, base
+    kernel WARNINGs on an injected allocation failure): listed, each with
+    its count, not counted as failures."""
+    s = Suite(title + ' (listed, not counted)')
+    for r in sorted(set(reports)):
+        s.add(r, 'INFO', f'{reports.count(r)} report(s)')
+    if not reports:
+        s.add(none, 'INFO')
     return s
 
 
@@ -457,9 +449,11 @@ def judge(lines, src, expect=EXPECT, ours=None, inject=False):
     suites += [guest_suite(lines),
                console_suite(lines, ours=ours, races=races, inject=injected)]
     if ours is not None:
-        suites.append(kcsan_suite(races))
+        suites.append(listed_suite('kcsan: data races outside our files', races,
+                                   'no KCSAN report outside our files'))
     if inject:
-        suites.append(inject_suite(injected))
+        suites.append(listed_suite('fault injection: base kernel warnings', injected,
+                                   'no base kernel warning'))
     return suites
 
 
