@@ -726,6 +726,19 @@ static void dmirror_chunk_evict(struct dmirror_chunk *chunk,
 	}
 }
 
+/* Say which pages of @chunk keep it busy, for the console of a stuck unload. */
+static void dmirror_chunk_report_busy(struct dmirror_chunk *chunk)
+{
+	unsigned long base = PHYS_PFN(chunk->pagemap.range.start);
+	unsigned long idx, shown = 0;
+
+	for_each_set_bit(idx, chunk->used, DMIRROR_CHUNK_PAGES) {
+		if (shown++ == 4)
+			break;
+		dump_page(pfn_to_page(base + idx), "busy device page");
+	}
+}
+
 /*
  * Empty @chunk and take its memory offline. Pages can be briefly busy (locked
  * by a racing migration, pinned), so eviction repeats until all came back;
@@ -742,9 +755,11 @@ static int dmirror_chunk_retire(struct dmirror_chunk *chunk,
 			break;
 		if (!must && pass >= DMIRROR_RELEASE_PASSES)
 			return -EBUSY;
-		if (must && !(pass % 1000))
-			pr_warn_ratelimited("%s: still waiting for busy device pages\n",
-					    dev_name(&chunk->mdev->dev));
+		if (must && !(pass % 1000)) {
+			pr_warn("%s: still waiting for busy device pages\n",
+				dev_name(&chunk->mdev->dev));
+			dmirror_chunk_report_busy(chunk);
+		}
 		msleep(DMIRROR_RELEASE_WAIT_MS);
 	}
 
