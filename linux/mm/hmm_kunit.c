@@ -17,6 +17,7 @@
 #include <linux/highmem.h>
 #include <linux/huge_mm.h>
 #include <linux/ioport.h>
+#include <linux/kprobes.h>
 #include <linux/kthread.h>
 #include <linux/memremap.h>
 #include <linux/migrate.h>
@@ -26,6 +27,7 @@
 #include <linux/mutex.h>
 #include <linux/pfn_t.h>
 #include <linux/pgtable.h>
+#include <linux/rmap.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/sysctl.h>
@@ -36,6 +38,7 @@
 #include <linux/uaccess.h>
 
 #include "hmm_kunit_util.h"
+#include "internal.h"
 
 /* Give up on a range after this many back-to-back invalidations. */
 #define HMMT_MAX_TRIES	16
@@ -1326,6 +1329,65 @@ static void hmm_test_swapin_error_entry(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, range.hmm_pfns[1], 0UL);
 }
 
+#if defined(CONFIG_NUMA_BALANCING) || defined(CONFIG_DEVICE_MIGRATION)
+static atomic_t hmmt_migrate_calls;
+
+static void hmmt_dev_page_free(struct page *page)
+{
+}
+
+/*
+ * What amdkfd's svm_migrate_to_ram() does when the faulting task is the
+ * owner's own: nothing, and report success.
+ */
+static vm_fault_t hmmt_dev_migrate_to_ram(struct vm_fault *vmf)
+{
+	atomic_inc(&hmmt_migrate_calls);
+	return 0;
+}
+
+static const struct dev_pagemap_ops hmmt_dev_ops = {
+	.page_free	= hmmt_dev_page_free,
+	.migrate_to_ram	= hmmt_dev_migrate_to_ram,
+};
+
+/*
+ * Move the page at @addr into @dpage, a free page of device private
+ * memory.  Nothing is copied: the device page has no memory behind it.
+ */
+static bool hmmt_migrate_to_dev(struct hmmt_ctx *ctx, unsigned long addr,
+				struct page *dpage)
+{
+	unsigned long src = 0, dst = 0;
+	struct migrate_vma args = {
+		.start		= addr,
+		.end		= addr + PAGE_SIZE,
+		.src		= &src,
+		.dst		= &dst,
+		.pgmap_owner	= ctx,
+		.flags		= MIGRATE_VMA_SELECT_SYSTEM,
+	};
+	int ret = -EINVAL;
+
+	lru_add_drain_all();
+	mmap_read_lock(ctx->mm);
+	args.vma = vma_lookup(ctx->mm, addr);
+	if (args.vma)
+		ret = migrate_vma_setup(&args);
+	if (!ret) {
+		if (src & MIGRATE_PFN_MIGRATE) {
+			zone_device_page_init(dpage);
+			dst = migrate_pfn(page_to_pfn(dpage));
+		}
+		migrate_vma_pages(&args);
+		migrate_vma_finalize(&args);
+	}
+	mmap_read_unlock(ctx->mm);
+	return !ret && dst && (src & MIGRATE_PFN_MIGRATE);
+}
+
+#endif
+
 #ifdef CONFIG_NUMA_BALANCING
 /*
  * Turn the mapped pages of [addr, addr + npages) into NUMA-hinting
@@ -1447,62 +1509,6 @@ static void hmm_test_protnone_pmd(struct kunit *test)
 }
 #endif
 
-static atomic_t hmmt_migrate_calls;
-
-static void hmmt_dev_page_free(struct page *page)
-{
-}
-
-/*
- * What amdkfd's svm_migrate_to_ram() does when the faulting task is the
- * owner's own: nothing, and report success.
- */
-static vm_fault_t hmmt_dev_migrate_to_ram(struct vm_fault *vmf)
-{
-	atomic_inc(&hmmt_migrate_calls);
-	return 0;
-}
-
-static const struct dev_pagemap_ops hmmt_dev_ops = {
-	.page_free	= hmmt_dev_page_free,
-	.migrate_to_ram	= hmmt_dev_migrate_to_ram,
-};
-
-/*
- * Move the page at @addr into @dpage, a free page of device private
- * memory.  Nothing is copied: the device page has no memory behind it.
- */
-static bool hmmt_migrate_to_dev(struct hmmt_ctx *ctx, unsigned long addr,
-				struct page *dpage)
-{
-	unsigned long src = 0, dst = 0;
-	struct migrate_vma args = {
-		.start		= addr,
-		.end		= addr + PAGE_SIZE,
-		.src		= &src,
-		.dst		= &dst,
-		.pgmap_owner	= ctx,
-		.flags		= MIGRATE_VMA_SELECT_SYSTEM,
-	};
-	int ret = -EINVAL;
-
-	lru_add_drain_all();
-	mmap_read_lock(ctx->mm);
-	args.vma = vma_lookup(ctx->mm, addr);
-	if (args.vma)
-		ret = migrate_vma_setup(&args);
-	if (!ret) {
-		if (src & MIGRATE_PFN_MIGRATE) {
-			zone_device_page_init(dpage);
-			dst = migrate_pfn(page_to_pfn(dpage));
-		}
-		migrate_vma_pages(&args);
-		migrate_vma_finalize(&args);
-	}
-	mmap_read_unlock(ctx->mm);
-	return !ret && dst && (src & MIGRATE_PFN_MIGRATE);
-}
-
 /*
  * The owner of a device private page gets its entry back as it is, even
  * when it asks for write access to a read-only one (after fork(), or any
@@ -1559,6 +1565,158 @@ static void hmm_test_protnone_pmd(struct kunit *test)
 static void hmm_test_own_readonly_private(struct kunit *test)
 {
 	kunit_skip(test, "needs CONFIG_NUMA_BALANCING");
+}
+#endif
+
+#if defined(CONFIG_DEVICE_MIGRATION) && defined(CONFIG_KPROBES)
+/*
+ * A driver evicting its memory migrates by pfn (migrate_device_range()),
+ * without the mmap_lock of whoever maps the pages: their process may unmap
+ * a page, or exit, while it migrates, and free the anon_vma the page still
+ * points to. Putting the page's mappings back walks that anon_vma, so it
+ * must be pinned while the page is under migration, and a page nobody maps
+ * any more must not be walked at all (hmm-fuzz, seed 4 under fault
+ * injection: KASAN use-after-free in rmap_walk_anon() from
+ * remove_migration_ptes(), test_hmm's eviction racing with an exit).
+ * A kprobe on remove_migration_ptes() looks at every walk for the case's
+ * page: the anon_vma it walks must still be alive.
+ */
+struct hmmt_walk_probe {
+	struct kprobe kp;
+	struct folio *folio;
+	atomic_t walks;
+	atomic_t dead;
+};
+
+static int hmmt_walk_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct hmmt_walk_probe *p = container_of(kp, struct hmmt_walk_probe, kp);
+	struct folio *src = (struct folio *)regs_get_kernel_argument(regs, 0);
+	struct folio *dst = (struct folio *)regs_get_kernel_argument(regs, 1);
+	struct anon_vma *anon_vma;
+
+	if (src != p->folio)
+		return 0;
+	anon_vma = folio_anon_vma(dst);
+	if (!anon_vma)
+		return 0;
+	atomic_inc(&p->walks);
+	/* Freed anon_vmas stay readable: their cache is SLAB_TYPESAFE_BY_RCU. */
+	if (!atomic_read(&anon_vma->refcount))
+		atomic_inc(&p->dead);
+	return 0;
+}
+
+NOKPROBE_SYMBOL(hmmt_walk_pre);
+
+static struct hmmt_walk_probe *hmmt_walk_probe_arm(struct kunit *test,
+						   struct page *page)
+{
+	struct hmmt_walk_probe *p;
+
+	p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	p->folio = page_folio(page);
+	p->kp.symbol_name = "remove_migration_ptes";
+	p->kp.pre_handler = hmmt_walk_pre;
+	KUNIT_ASSERT_EQ(test, register_kprobe(&p->kp), 0);
+	return p;
+}
+
+/* Evict the device page at @pfn to @dpage (NULL: no page, it stays). */
+static unsigned long hmmt_evict(unsigned long pfn, struct page *dpage)
+{
+	unsigned long src = 0, dst = 0;
+
+	migrate_device_range(&src, pfn, 1);
+	if (dpage && (src & MIGRATE_PFN_MIGRATE)) {
+		lock_page(dpage);
+		dst = migrate_pfn(page_to_pfn(dpage));
+	} else if (dpage) {
+		put_page(dpage);
+	}
+	migrate_device_pages(&src, &dst, 1);
+	migrate_device_finalize(&src, &dst, 1);
+	return src;
+}
+
+/* A device page kept by a reference after its mapping went away. */
+static void hmm_test_evict_unmapped(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	struct hmmt_walk_probe *p;
+	struct hmmt_dev *dev;
+	unsigned long addr, pfn;
+	struct page *page;
+
+	dev = hmmt_dev_add(ctx, MEMORY_DEVICE_PRIVATE, &hmmt_dev_ops);
+	pfn = hmmt_dev_pfn(dev);
+	page = pfn_to_page(pfn);
+	addr = hmmt_setup(ctx, 1, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr, hmmt_magic(0)), 0);
+	KUNIT_ASSERT_TRUE(test, hmmt_migrate_to_dev(ctx, addr, page));
+	get_page(page);
+	/* The only mapping, and with it the anon_vma, goes away. */
+	KUNIT_ASSERT_EQ(test, hmmt_munmap(ctx, addr, 1), 0);
+	KUNIT_ASSERT_EQ(test, page_ref_count(page), 1);
+
+	p = hmmt_walk_probe_arm(test, page);
+	hmmt_evict(pfn, alloc_page(GFP_HIGHUSER_MOVABLE));
+	unregister_kprobe(&p->kp);
+	KUNIT_EXPECT_EQ(test, atomic_read(&p->dead), 0);
+	KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
+	KUNIT_EXPECT_FALSE(test, PageLocked(page));
+	put_page(page);
+}
+
+/* The page's only mapping goes away while the page is being evicted. */
+static void hmm_test_evict_racing_munmap(struct kunit *test)
+{
+	struct hmmt_ctx *ctx = test->priv;
+	unsigned long addr, pfn, src = 0, dst = 0;
+	struct hmmt_walk_probe *p;
+	struct hmmt_dev *dev;
+	struct page *page, *dpage;
+
+	dev = hmmt_dev_add(ctx, MEMORY_DEVICE_PRIVATE, &hmmt_dev_ops);
+	pfn = hmmt_dev_pfn(dev);
+	page = pfn_to_page(pfn);
+	addr = hmmt_setup(ctx, 1, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr, hmmt_magic(0)), 0);
+	KUNIT_ASSERT_TRUE(test, hmmt_migrate_to_dev(ctx, addr, page));
+	dpage = alloc_page(GFP_HIGHUSER_MOVABLE);
+	KUNIT_ASSERT_NOT_NULL(test, dpage);
+
+	p = hmmt_walk_probe_arm(test, page);
+	migrate_device_range(&src, pfn, 1);
+	if (!(src & MIGRATE_PFN_MIGRATE)) {
+		unregister_kprobe(&p->kp);
+		put_page(dpage);
+		KUNIT_FAIL(test, "the mapped device page did not migrate");
+		return;
+	}
+	/* Its process unmaps it: the migration entry goes, the anon_vma too. */
+	KUNIT_EXPECT_EQ(test, hmmt_munmap(ctx, addr, 1), 0);
+	lock_page(dpage);
+	dst = migrate_pfn(page_to_pfn(dpage));
+	migrate_device_pages(&src, &dst, 1);
+	migrate_device_finalize(&src, &dst, 1);
+	unregister_kprobe(&p->kp);
+
+	KUNIT_EXPECT_EQ(test, atomic_read(&p->walks), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&p->dead), 0);
+	/* Nobody maps it: the device page was freed, so was the copy. */
+	KUNIT_EXPECT_EQ(test, page_ref_count(page), 0);
+}
+#else
+static void hmm_test_evict_unmapped(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_DEVICE_MIGRATION and CONFIG_KPROBES");
+}
+
+static void hmm_test_evict_racing_munmap(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_DEVICE_MIGRATION and CONFIG_KPROBES");
 }
 #endif
 
@@ -2012,6 +2170,8 @@ static struct kunit_case hmm_test_cases[] = {
 	KUNIT_CASE(hmm_test_protnone_pte),
 	KUNIT_CASE(hmm_test_protnone_pmd),
 	KUNIT_CASE(hmm_test_own_readonly_private),
+	KUNIT_CASE(hmm_test_evict_unmapped),
+	KUNIT_CASE(hmm_test_evict_racing_munmap),
 	KUNIT_CASE(hmm_test_private_thp),
 	{}
 };
