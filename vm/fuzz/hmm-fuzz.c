@@ -414,7 +414,8 @@ static bool allowed(unsigned long req, enum kind kind, enum prot prot, int err)
 	case HMM_DMIRROR_SNAPSHOT:
 		return err == -EBUSY;
 	case HMM_DMIRROR_EXCLUSIVE:
-		return err == -EBUSY || err == -ENOENT ||
+		/* -ENOMEM: its long-term pin could not move a page out of CMA. */
+		return err == -EBUSY || err == -ENOENT || err == -ENOMEM ||
 		       (prot != P_RW && err == -EFAULT);
 	case HMM_DMIRROR_CHECK_EXCLUSIVE:
 		return err == -EPERM;
