@@ -17,23 +17,22 @@
 
 # --- processors and memory
 MACHINE_CPUS=2
-MACHINE_MEM_GIB=5
+MACHINE_MEM_GIB=6
 
 # --- memory hidden from the page allocator, memory set aside
 # Device-coherent memory needs RAM the page allocator does not own. With
 # 3.5 GiB of RAM or more, QEMU's pc machine keeps 3 GiB below 4 GiB and
 # maps the rest at 4 GiB; the kernel parameter memmap=SIZE$ADDR reserves
 # the last 512 MiB of it.
-# The GiB at 4 GiB is for the selftests' 1 GiB hugetlb page: below 4 GiB
-# no 1 GiB-aligned block stays free (the kernel, QEMU's initramfs just
-# below 2 GiB, the firmware at the top of the third; under KASAN its
-# shadow too). The test kernels (CONFIG_CMA) set it aside at boot with
-# hugetlb_cma= (see the kernel parameters): the first CMA area is taken
-# bottom-up from 4 GiB, before KASAN's shadow is allocated, and movable
-# pages use it until the test takes its page.
+# The selftests' 1 GiB hugetlb page is taken at boot (hugepages=, see the
+# kernel parameters): below 4 GiB no 1 GiB-aligned block is ever free
+# (the kernel, QEMU's initramfs just below 2 GiB, the firmware at the top
+# of the third), and at run time KASAN's shadow and other unmovable
+# allocations leave none anywhere. The boot allocation is made top-down
+# once the shadow exists; with 6 GiB the shadow (under an eighth of RAM)
+# sits below the reserved range and leaves a 1 GiB block above 4 GiB free.
 MACHINE_SPM_MIB=512
 MACHINE_SPM_ADDR=$(printf 0x%x $((((MACHINE_MEM_GIB + 1) << 30) - (MACHINE_SPM_MIB << 20))))
-MACHINE_HUGETLB_CMA_GIB=1
 
 # --- QEMU, one group of arguments per line (no argument holds a space).
 # boot.sh adds -kernel, -initrd and -append.
@@ -65,22 +64,22 @@ MACHINE_QEMU_ICOUNT="
 # KASAN on a loaded host that AML ran into ACPICA's 30 s loop timeout
 # (AE_AML_LOOP_TIMEOUT, with a soft lockup on the way), the NVMe
 # controller got no interrupt and its probe hung for a minute.
-# hugetlb_cma: the GiB at 4 GiB (above); kernels without CMA (the bench
-# kernels) hand the unknown parameter to init, which ignores it.
+# hugepagesz=1G hugepages=1: the 1 GiB hugetlb page (above).
 MACHINE_KERNEL_PARAMS="
 console=ttyS0
 panic=-1
 rdinit=/init
 no_timer_check
 acpi=noirq
-hugetlb_cma=${MACHINE_HUGETLB_CMA_GIB}G
+hugepagesz=1G
+hugepages=1
 memmap=${MACHINE_SPM_MIB}M\$$MACHINE_SPM_ADDR
 "
 
 # --- the clients suite's devices (vm/jobs/clients.sh): the in-kernel users
 # of memremap_pages() need hardware QEMU emulates. An NVDIMM with a label
 # area (the guest carves fsdax and devdax namespaces out of it with ndctl);
-# it sits in the hotplug area above RAM, at 6 GiB with 5 GiB of RAM, 1 GiB
+# it sits in the hotplug area above RAM, at 7 GiB with 6 GiB of RAM, 1 GiB
 # aligned so that a devdax namespace can have 1 GiB pages. Its memory is
 # the host's RAM, used only where the guest writes. An NVMe controller with
 # a controller memory buffer, which the nvme driver registers as p2pdma

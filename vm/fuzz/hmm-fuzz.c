@@ -414,8 +414,7 @@ static bool allowed(unsigned long req, enum kind kind, enum prot prot, int err)
 	case HMM_DMIRROR_SNAPSHOT:
 		return err == -EBUSY;
 	case HMM_DMIRROR_EXCLUSIVE:
-		/* -ENOMEM: its long-term pin could not move a page out of CMA. */
-		return err == -EBUSY || err == -ENOENT || err == -ENOMEM ||
+		return err == -EBUSY || err == -ENOENT ||
 		       (prot != P_RW && err == -EFAULT);
 	case HMM_DMIRROR_CHECK_EXCLUSIVE:
 		return err == -EPERM;
