@@ -1438,7 +1438,9 @@ static void dmirror_put_exclusive(struct page **pages, long npages)
  * exclusive entry on such a page has been seen to leak page references once
  * the page gets migrated, after which the memory can never be released.
  * A long term pin moves coherent pages to system memory, so pin and unpin
- * the range first. Returns the pages pinned or an error.
+ * the range first. Returns the pages pinned, which can be fewer than asked
+ * for (an allocation failed): pages past them were not looked at, and may
+ * still be in device memory. Or an error.
  */
 static long dmirror_exclusive_prepare(struct dmirror *dm,
 				      struct dmirror_scratch *s,
@@ -1455,12 +1457,46 @@ static long dmirror_exclusive_prepare(struct dmirror *dm,
 }
 
 /*
+ * Which of the @npages pages make_device_exclusive_range() returned are
+ * device memory: a migration to the device (under the mmap read lock too)
+ * can bring a page back between the pin and the exclusive call.
+ */
+static void dmirror_exclusive_on_device(struct page **pages, long npages,
+					unsigned long *on_device)
+{
+	long i;
+
+	bitmap_zero(on_device, DMIRROR_BATCH);
+	for (i = 0; i < npages; i++)
+		if (pages[i] && is_zone_device_page(pages[i]))
+			__set_bit(i, on_device);
+}
+
+/*
+ * Give the CPU back the pages of @on_device: an exclusive entry on device
+ * memory must not outlive the call, as nothing would ever restore it (see
+ * dmirror_exclusive_prepare()). A write fault restores the PTE. The pages
+ * must be unlocked, and the mmap lock held.
+ */
+static void dmirror_exclusive_undo(struct dmirror *dm, unsigned long addr,
+				   const unsigned long *on_device)
+{
+	unsigned long i;
+
+	/* A failed fault leaves the entry, as a failed CPU access would. */
+	for_each_set_bit(i, on_device, DMIRROR_BATCH)
+		fixup_user_fault(dm->mm, addr + (i << PAGE_SHIFT),
+				 FAULT_FLAG_WRITE, NULL);
+}
+
+/*
  * Take exclusive access to the range so the device can do atomics on it;
  * the CPU gets it back (and the device loses it) on its next access.
  */
 static int dmirror_exclusive(struct dmirror *dm, struct dmirror_scratch *s,
 			     struct hmm_dmirror_cmd *cmd)
 {
+	DECLARE_BITMAP(on_device, DMIRROR_BATCH);
 	unsigned long end = dmirror_cmd_end(cmd);
 	unsigned long addr, next;
 	long i, n;
@@ -1471,19 +1507,24 @@ static int dmirror_exclusive(struct dmirror *dm, struct dmirror_scratch *s,
 
 		mmap_read_lock(dm->mm);
 		n = dmirror_exclusive_prepare(dm, s, addr, next);
-		if (n >= 0)
+		/* Only what the pin looked at is out of device memory. */
+		if (n > 0) {
+			next = addr + (n << PAGE_SHIFT);
 			n = make_device_exclusive_range(dm->mm, addr, next,
 							s->pages, dm->mdev);
+		}
 		if (n < 0) {
 			mmap_read_unlock(dm->mm);
 			return n;
 		}
 		if (n != (next - addr) >> PAGE_SHIFT)
 			ret = -EBUSY;
-		/* A racing migration may have put a page back into device memory. */
 		for (i = 0; i < n && !ret; i++)
-			if (!s->pages[i] || is_zone_device_page(s->pages[i]))
+			if (!s->pages[i])
 				ret = -EBUSY;
+		dmirror_exclusive_on_device(s->pages, n, on_device);
+		if (!bitmap_empty(on_device, DMIRROR_BATCH))
+			ret = -EBUSY;
 
 		/* The pages stay locked, so the CPU cannot take them back yet. */
 		mutex_lock(&dm->lock);
@@ -1491,9 +1532,10 @@ static int dmirror_exclusive(struct dmirror *dm, struct dmirror_scratch *s,
 			ret = dmirror_pte_set(dm, addr + (i << PAGE_SHIFT),
 					      s->pages[i], DPTE_ATOMIC);
 		mutex_unlock(&dm->lock);
-		mmap_read_unlock(dm->mm);
 
 		dmirror_put_exclusive(s->pages, n);
+		dmirror_exclusive_undo(dm, addr, on_device);
+		mmap_read_unlock(dm->mm);
 		if (ret)
 			return ret;
 		if (fatal_signal_pending(current))

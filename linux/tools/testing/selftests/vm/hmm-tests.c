@@ -290,8 +290,11 @@ static char *map_pages(struct __test_metadata *_metadata, unsigned long n,
 #define PM_SWAP		0x4000000000000000ULL	/* bit 62 */
 #define PM_PRESENT	0x8000000000000000ULL	/* bit 63 */
 
-/* /proc/self/pagemap flags (PM_SWAP, PM_PRESENT) of the page at @addr. */
-static uint64_t pagemap_flags(const void *addr)
+#define PM_FRAME	((1ULL << 55) - 1)	/* bits 0-54: pfn, or swap entry */
+#define PM_SWP_TYPE_BITS	5		/* MAX_SWAPFILES_SHIFT */
+
+/* The /proc/self/pagemap entry of the page at @addr, 0 if unreadable. */
+static uint64_t pagemap_entry(const void *addr)
 {
 	uint64_t entry = 0;
 	int fd = open("/proc/self/pagemap", O_RDONLY);
@@ -302,7 +305,13 @@ static uint64_t pagemap_flags(const void *addr)
 		  (uintptr_t)addr / psz * sizeof(entry)) != sizeof(entry))
 		entry = 0;
 	close(fd);
-	return entry & (PM_SWAP | PM_PRESENT);
+	return entry;
+}
+
+/* /proc/self/pagemap flags (PM_SWAP, PM_PRESENT) of the page at @addr. */
+static uint64_t pagemap_flags(const void *addr)
+{
+	return pagemap_entry(addr) & (PM_SWAP | PM_PRESENT);
 }
 
 /* Map @bytes aligned to @align (a power of two) by trimming a larger map. */
@@ -2397,6 +2406,274 @@ TEST(cross_type_migrate_refused)
 	munmap(p, n * psz);
 	close(priv);
 	close(coh);
+}
+
+/* ---------------------------------------------------------------------- */
+/*
+ * Exclusive access must never leave a device exclusive entry on device
+ * coherent memory: nothing then owns the entry, it keeps the page busy, and
+ * with 6.1's core an eviction of the page turns the entry back into a PTE
+ * without dropping its reference, so the memory can never be released.
+ * test_hmm moves coherent pages to system memory with a long term pin before
+ * make_device_exclusive_range(); /proc/thread-self/fail-nth fails each
+ * allocation of one EXCLUSIVE call in turn, the pin's among them.
+ */
+#define FAULT_INJECT_DIR	"/sys/kernel/debug/"
+#define FAIL_NTH_PATH		"/proc/thread-self/fail-nth"
+#define FAIL_NTH_MAX		256
+#define SPM_PARAM_DIR		"/sys/module/test_hmm/parameters/"
+#define COHERENT_UNIT_BYTES	(256UL << 20)
+
+enum fail_kinds { FAIL_PAGES, FAIL_ALL, NR_FAIL_KINDS };
+
+/*
+ * What fail-nth counts: page allocations of any order and gfp, with or
+ * without slab allocations (FAIL_PAGES, FAIL_ALL); no random failures, no
+ * stack dump per failure (a console splat).
+ */
+static const struct {
+	const char *path;
+	const char *value[NR_FAIL_KINDS];
+} fault_knobs[] = {
+	{ "failslab/probability", { "0", "0" } },
+	{ "failslab/task-filter", { "Y", "Y" } },
+	{ "failslab/verbose", { "0", "0" } },
+	{ "failslab/ignore-gfp-wait", { "N", "N" } },
+	{ "failslab/cache-filter", { "Y", "N" } },
+	{ "fail_page_alloc/probability", { "0", "0" } },
+	{ "fail_page_alloc/task-filter", { "Y", "Y" } },
+	{ "fail_page_alloc/verbose", { "0", "0" } },
+	{ "fail_page_alloc/ignore-gfp-wait", { "N", "N" } },
+	{ "fail_page_alloc/ignore-gfp-highmem", { "N", "N" } },
+	{ "fail_page_alloc/min-order", { "0", "0" } },
+};
+
+#define NR_FAULT_KNOBS	ARRAY_SIZE(fault_knobs)
+
+static bool knob_read(unsigned int i, char *val, size_t len)
+{
+	char path[128];
+	bool ok;
+	FILE *f;
+
+	snprintf(path, sizeof(path), FAULT_INJECT_DIR "%s", fault_knobs[i].path);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	ok = fgets(val, len, f);
+	fclose(f);
+	val[strcspn(val, "\n")] = 0;
+	return ok;
+}
+
+static int knob_write(unsigned int i, const char *val)
+{
+	char path[128];
+	int fd, ret;
+
+	snprintf(path, sizeof(path), FAULT_INJECT_DIR "%s", fault_knobs[i].path);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -EIO;
+	close(fd);
+	return ret;
+}
+
+static int fail_nth_set(int fd, unsigned long nth)
+{
+	char buf[24];
+	int len = snprintf(buf, sizeof(buf), "%lu", nth);
+
+	return write(fd, buf, len) == len ? 0 : -errno;
+}
+
+/* Allocations left before the armed failure; 0 once it was injected. */
+static long fail_nth_left(int fd)
+{
+	char buf[24] = "";
+
+	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+FIXTURE(failnth)
+{
+	int excl;			/* unit 0 asks for exclusive access */
+	int coh;			/* unit 3 owns the coherent page */
+	int nth;			/* this thread's fail-nth */
+	unsigned long coh_pfn[2];	/* first pfn of each coherent unit */
+	bool saved[NR_FAULT_KNOBS];
+	char old[NR_FAULT_KNOBS][32];
+};
+
+FIXTURE_SETUP(failnth)
+{
+	self->nth = -1;
+	self->excl = unit_open(0);
+	ASSERT_GE(self->excl, 0);
+	self->coh = unit_open(3);
+	ASSERT_GE(self->coh, 0)
+		TH_LOG("no /dev/hmm_dmirror3 (coherent units need spm_addr_dev0/1)");
+	self->coh_pfn[0] = read_long(SPM_PARAM_DIR "spm_addr_dev0") / psz;
+	self->coh_pfn[1] = read_long(SPM_PARAM_DIR "spm_addr_dev1") / psz;
+	ASSERT_NE(self->coh_pfn[1], 0);
+}
+
+FIXTURE_TEARDOWN(failnth)
+{
+	unsigned int i;
+
+	if (self->nth >= 0) {
+		fail_nth_set(self->nth, 0);
+		close(self->nth);
+	}
+	for (i = NR_FAULT_KNOBS; i-- > 0;)
+		if (self->saved[i])
+			knob_write(i, self->old[i]);
+	close(self->coh);
+	close(self->excl);
+}
+
+/* Save every knob (once) and set it for @kind. */
+static int fail_kind_set(struct _test_data_failnth *self, enum fail_kinds kind)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_FAULT_KNOBS; i++) {
+		if (!self->saved[i]) {
+			if (!knob_read(i, self->old[i], sizeof(self->old[i])))
+				return -ENOENT;
+			self->saved[i] = true;
+		}
+		if (knob_write(i, fault_knobs[i].value[kind]))
+			return -EIO;
+	}
+	return 0;
+}
+
+static bool coherent_pfn(const unsigned long *first, uint64_t pfn)
+{
+	unsigned long n = COHERENT_UNIT_BYTES / psz;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (first[i] && pfn >= first[i] && pfn < first[i] + n)
+			return true;
+	return false;
+}
+
+/*
+ * A swap entry (pagemap bit 62) whose pfn is device coherent memory. In
+ * this single threaded case only a device exclusive entry can be one: the
+ * entry's frame is its swap type plus the pfn shifted past it.
+ */
+static bool exclusive_on_coherent(const unsigned long *first, const void *addr)
+{
+	uint64_t e = pagemap_entry(addr);
+
+	return (e & PM_SWAP) &&
+	       coherent_pfn(first, (e & PM_FRAME) >> PM_SWP_TYPE_BITS);
+}
+
+/*
+ * Page 0 present, page 1 empty (the pin must allocate a page for it, which
+ * fails at one of the fail-nth values), page 2 in coherent memory. A pin
+ * that stopped at page 1 used to see page 2 made exclusive all the same.
+ */
+static char *partial_pin_layout(struct __test_metadata *_metadata,
+				struct _test_data_failnth *self)
+{
+	char *p = map_pages(_metadata, 3, 0);
+
+	p[0] = 1;
+	/*
+	 * A long term pin that has to migrate a page (out of the CMA area,
+	 * say) pins the whole range again and the failure is lost: one
+	 * exclusive pass moves page 0 first.
+	 */
+	ASSERT_EQ(dm_excl(self->excl, p, 1), 0);
+	touch_read(p);
+	p[2 * psz] = 2;
+	ASSERT_EQ(dm_to_dev(self->coh, p + 2 * psz, 1), 0);
+	/* Checks the check: pfns are shown, and the range is right. */
+	ASSERT_TRUE(coherent_pfn(self->coh_pfn,
+				 pagemap_entry(p + 2 * psz) & PM_FRAME))
+		TH_LOG("pagemap entry 0x%llx is not coherent memory",
+		       (unsigned long long)pagemap_entry(p + 2 * psz));
+	return p;
+}
+
+/*
+ * Fail the first, second, ... allocation of EXCLUSIVE until one runs
+ * without a failure. Returns the entries left on coherent memory.
+ */
+static int partial_pin_sweep(struct __test_metadata *_metadata,
+			     struct _test_data_failnth *self,
+			     enum fail_kinds kind)
+{
+	unsigned long i, nth;
+	int ret, stuck = 0;
+	long left = 0;
+	char *p;
+
+	ASSERT_EQ(fail_kind_set(self, kind), 0);
+	for (nth = 1; nth <= FAIL_NTH_MAX && left <= 0; nth++) {
+		p = partial_pin_layout(_metadata, self);
+		ASSERT_EQ(fail_nth_set(self->nth, nth), 0);
+		ret = dm_excl(self->excl, p, 3);
+		left = fail_nth_left(self->nth);
+		ASSERT_EQ(fail_nth_set(self->nth, 0), 0);
+
+		for (i = 0; i < 3; i++) {
+			if (!exclusive_on_coherent(self->coh_pfn, p + i * psz))
+				continue;
+			stuck++;
+			TH_LOG("fail-nth %lu (%s): EXCLUSIVE %d, page %lu left exclusive on device",
+			       nth, kind == FAIL_PAGES ? "pages" : "all", ret,
+			       i);
+			/* What an eviction makes of it: busy, or a leak. */
+			EXPECT_EQ(dm_release(self->coh), 0);
+		}
+		/* The CPU takes every page back, with its data. */
+		EXPECT_EQ(p[0], 1);
+		EXPECT_EQ(p[psz], 0);
+		EXPECT_EQ(p[2 * psz], 2);
+		munmap(p, 3 * psz);
+	}
+	EXPECT_GT(left, 0)
+		TH_LOG("EXCLUSIVE still allocating at fail-nth %d",
+		       FAIL_NTH_MAX);
+	return stuck;
+}
+
+/*
+ * The number of allocations before the pin's varies a little from call to
+ * call (slab refills, KASAN's stack depot), so a sweep can step over it:
+ * page allocations alone are few and swept several times, then every
+ * allocation once.
+ */
+#define PAGE_SWEEPS	4
+
+TEST_F_TIMEOUT(failnth, exclusive_partial_pin, 300)
+{
+	int i, stuck = 0;
+
+	if (access(FAIL_NTH_PATH, W_OK) ||
+	    access(FAULT_INJECT_DIR "failslab", F_OK) ||
+	    access(FAULT_INJECT_DIR "fail_page_alloc", F_OK))
+		SKIP(return,
+		     "exclusive_partial_pin: no fault injection (needs FAULT_INJECTION_DEBUG_FS, FAILSLAB, FAIL_PAGE_ALLOC)");
+	self->nth = open(FAIL_NTH_PATH, O_RDWR);
+	ASSERT_GE(self->nth, 0);
+
+	for (i = 0; i < PAGE_SWEEPS; i++)
+		stuck += partial_pin_sweep(_metadata, self, FAIL_PAGES);
+	stuck += partial_pin_sweep(_metadata, self, FAIL_ALL);
+	EXPECT_EQ(stuck, 0);
+	/* Nothing is mapped: all of the coherent unit's memory comes back. */
+	EXPECT_EQ(dm_release(self->coh), 0);
 }
 
 /* GUP on device pages, through /sys/kernel/debug/gup_test. */
