@@ -1640,21 +1640,32 @@ static unsigned long hmmt_evict(unsigned long pfn, struct page *dpage)
 	return src;
 }
 
+/* One written page of anonymous memory, moved to device private page @pfn. */
+static unsigned long hmmt_setup_on_device(struct hmmt_ctx *ctx,
+					  unsigned long *pfn)
+{
+	struct hmmt_dev *dev;
+	unsigned long addr;
+
+	dev = hmmt_dev_add(ctx, MEMORY_DEVICE_PRIVATE, &hmmt_dev_ops);
+	*pfn = hmmt_dev_pfn(dev);
+	addr = hmmt_setup(ctx, 1, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_EQ(ctx->test, hmmt_store(ctx, addr, hmmt_magic(0)), 0);
+	KUNIT_ASSERT_TRUE(ctx->test,
+			  hmmt_migrate_to_dev(ctx, addr, pfn_to_page(*pfn)));
+	return addr;
+}
+
 /* A device page kept by a reference after its mapping went away. */
 static void hmm_test_evict_unmapped(struct kunit *test)
 {
 	struct hmmt_ctx *ctx = test->priv;
 	struct hmmt_walk_probe *p;
-	struct hmmt_dev *dev;
 	unsigned long addr, pfn;
 	struct page *page;
 
-	dev = hmmt_dev_add(ctx, MEMORY_DEVICE_PRIVATE, &hmmt_dev_ops);
-	pfn = hmmt_dev_pfn(dev);
+	addr = hmmt_setup_on_device(ctx, &pfn);
 	page = pfn_to_page(pfn);
-	addr = hmmt_setup(ctx, 1, PROT_READ | PROT_WRITE);
-	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr, hmmt_magic(0)), 0);
-	KUNIT_ASSERT_TRUE(test, hmmt_migrate_to_dev(ctx, addr, page));
 	get_page(page);
 	/* The only mapping, and with it the anon_vma, goes away. */
 	KUNIT_ASSERT_EQ(test, hmmt_munmap(ctx, addr, 1), 0);
@@ -1675,15 +1686,10 @@ static void hmm_test_evict_racing_munmap(struct kunit *test)
 	struct hmmt_ctx *ctx = test->priv;
 	unsigned long addr, pfn, src = 0, dst = 0;
 	struct hmmt_walk_probe *p;
-	struct hmmt_dev *dev;
 	struct page *page, *dpage;
 
-	dev = hmmt_dev_add(ctx, MEMORY_DEVICE_PRIVATE, &hmmt_dev_ops);
-	pfn = hmmt_dev_pfn(dev);
+	addr = hmmt_setup_on_device(ctx, &pfn);
 	page = pfn_to_page(pfn);
-	addr = hmmt_setup(ctx, 1, PROT_READ | PROT_WRITE);
-	KUNIT_ASSERT_EQ(test, hmmt_store(ctx, addr, hmmt_magic(0)), 0);
-	KUNIT_ASSERT_TRUE(test, hmmt_migrate_to_dev(ctx, addr, page));
 	dpage = alloc_page(GFP_HIGHUSER_MOVABLE);
 	KUNIT_ASSERT_NOT_NULL(test, dpage);
 
